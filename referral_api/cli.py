@@ -1,0 +1,257 @@
+"""The `referral-api` command line."""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Flask
+
+from . import create_app, migrate
+from .config import Config, ConfigError
+from .db import db
+from .services import audit, principals
+from .services.actors import Actor
+
+
+def _load_config(*, require_secret: bool = True) -> Config:
+    try:
+        return Config.from_env(require_secret=require_secret)
+    except ConfigError as error:
+        click.echo(f"referral-api: configuration error: {error}", err=True)
+        sys.exit(2)
+
+
+def _app(*, require_secret: bool = True) -> Flask:
+    return create_app(_load_config(require_secret=require_secret))
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+
+
+@click.group()
+@click.version_option(package_name="referral-api")
+def main() -> None:
+    """Referral backbone for Indonesia's anti-trafficking service network."""
+
+
+# -- database -----------------------------------------------------------------------------
+@main.group("db")
+def db_group() -> None:
+    """Schema migrations (Alembic)."""
+
+
+@db_group.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Migrate the database up to REVISION."""
+    config = _load_config(require_secret=False)
+    _ensure_sqlite_dir(config.database_url)
+    migrate.upgrade(config.database_url, revision)
+    click.echo(f"database at {revision}")
+
+
+@db_group.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Migrate the database down to REVISION (`base` empties it)."""
+    config = _load_config(require_secret=False)
+    migrate.downgrade(config.database_url, revision)
+    click.echo(f"database at {revision}")
+
+
+# -- seed ---------------------------------------------------------------------------------
+@main.command("seed")
+@click.option("--demo", is_flag=True, help="Also load the demo directory (demo data only).")
+def seed_command(demo: bool) -> None:
+    """Load regions and vocabularies (idempotent); with --demo, the demo directory too."""
+    from .services import seeding
+
+    app = _app(require_secret=False)
+    with app.app_context(), db.unit_of_work() as session:
+        report = seeding.seed(session, demo=demo)
+    for line in report.lines():
+        click.echo(line)
+
+
+# -- tokens -------------------------------------------------------------------------------
+@main.group("tokens")
+def tokens_group() -> None:
+    """API tokens (principals)."""
+
+
+@tokens_group.command("create")
+@click.option(
+    "--role", required=True, type=click.Choice(["caseworker", "org_admin", "coordinator", "admin"])
+)
+@click.option("--name", required=True, help="Who or what holds the token.")
+@click.option("--org", "organization_id", type=click.UUID, help="Organization id.")
+@click.option("--coverage", "coverage_code", help="Coordinator coverage region (ID = national).")
+@click.option("--expires-days", type=float, help="Days until the token expires.")
+def tokens_create(
+    role: str,
+    name: str,
+    organization_id: uuid.UUID | None,
+    coverage_code: str | None,
+    expires_days: float | None,
+) -> None:
+    """Create a principal and print its token once, alone on the last line."""
+    app = _app(require_secret=False)
+    with app.app_context():
+        token = _run_domain(
+            lambda: _create_token(role, name, organization_id, coverage_code, expires_days)
+        )
+    click.echo(token)
+
+
+def _create_token(
+    role: str,
+    name: str,
+    organization_id: uuid.UUID | None,
+    coverage_code: str | None,
+    expires_days: float | None,
+) -> str:
+    with db.unit_of_work() as session:
+        principal, token = principals.create_token(
+            session,
+            actor=Actor.system(),
+            role=role,
+            name=name,
+            organization_id=organization_id,
+            coverage_code=coverage_code,
+            expires_days=expires_days,
+        )
+        click.echo(f"principal {principal.id} ({role}) created; the token is shown only once:")
+    return token
+
+
+@tokens_group.command("revoke")
+@click.argument("principal_id", type=click.UUID)
+def tokens_revoke(principal_id: uuid.UUID) -> None:
+    """Revoke the token of principal PRINCIPAL_ID."""
+    app = _app(require_secret=False)
+
+    def revoke() -> None:
+        with db.unit_of_work() as session:
+            principals.revoke_token(session, actor=Actor.system(), principal_id=principal_id)
+
+    with app.app_context():
+        _run_domain(revoke)
+    click.echo(f"principal {principal_id} revoked")
+
+
+def _run_domain(action: Callable[[], Any]) -> Any:
+    from .errors import DomainError, ValidationFailed
+
+    try:
+        return action()
+    except ValidationFailed as error:
+        for field, messages in error.errors.items():
+            click.echo(f"error: {field}: {' '.join(messages)}", err=True)
+        sys.exit(2)
+    except DomainError as error:
+        click.echo(f"error: {error.detail}", err=True)
+        sys.exit(1)
+
+
+# -- audit --------------------------------------------------------------------------------
+@main.group("audit")
+def audit_group() -> None:
+    """The hash-chained audit trail."""
+
+
+@audit_group.command("verify")
+def audit_verify() -> None:
+    """Recompute the audit chain; exit 1 naming the first broken event."""
+    app = _app(require_secret=False)
+    with app.app_context(), db.unit_of_work() as session:
+        verdict = audit.verify(session)
+    if verdict.ok:
+        click.echo(f"audit chain intact: {verdict.checked} events checked")
+        return
+    click.echo(
+        f"audit chain BROKEN at seq {verdict.broken_seq}: {verdict.reason} "
+        f"({verdict.checked} events verified before it)",
+        err=True,
+    )
+    sys.exit(1)
+
+
+# -- OpenAPI ------------------------------------------------------------------------------
+@main.command("openapi")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path), required=False)
+def openapi_command(path: Path | None) -> None:
+    """Write the OpenAPI document as YAML to PATH (default: stdout)."""
+    from .openapi import render_openapi_yaml
+
+    text = render_openapi_yaml(_app(require_secret=False))
+    if path is None:
+        click.echo(text, nl=False)
+    else:
+        path.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {path}")
+
+
+# -- serving ------------------------------------------------------------------------------
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=(os.cpu_count() or 1) * 2 + 1, show_default=True, type=int)
+@click.option("--threads", default=4, show_default=True, type=int)
+def serve(host: str, port: int, workers: int, threads: int) -> None:
+    """Run the production server (gunicorn)."""
+    from gunicorn.app.base import BaseApplication
+
+    config = _load_config(require_secret=True)
+
+    class Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("threads", threads)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("accesslog", None)
+
+        def load(self) -> Flask:
+            return create_app(config)
+
+    Server().run()
+
+
+@main.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Prepare the database and tokens, then exit.")
+def demo(host: str, port: int, no_serve: bool) -> None:
+    """Migrate and seed a demo database, print a token per role, and serve it."""
+    from .services import seeding
+
+    env = dict(os.environ)
+    if not env.get("DATABASE_URL", "").strip():
+        env["DATABASE_URL"] = f"sqlite:///{Path.cwd() / 'instance' / 'demo.sqlite3'}"
+    try:
+        config = Config.from_env(env, require_secret=False)
+    except ConfigError as error:
+        click.echo(f"referral-api: configuration error: {error}", err=True)
+        sys.exit(2)
+    _ensure_sqlite_dir(config.database_url)
+    migrate.upgrade(config.database_url)
+    app = create_app(config)
+    with app.app_context(), db.unit_of_work() as session:
+        seeding.seed(session, demo=True)
+        tokens = seeding.demo_tokens(session)
+    click.echo(f"demo database: {config.database_url}")
+    click.echo("DEMO DATA ONLY — the demo directory must be verified before operational use.")
+    for role, (who, token) in tokens.items():
+        click.echo(f"{role:<12} {who:<60} {token}")
+    if no_serve:
+        return
+    click.echo(f"serving on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
+    app.run(host=host, port=port, threaded=True, use_reloader=False)

@@ -1,0 +1,111 @@
+"""Engine and the one-session-per-request unit of work."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, current_app, g, has_request_context, request
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger(__name__)
+SQLITE_BEGIN_OPTION = "referral_api_sqlite_begin"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """Create an engine; SQLite gets foreign keys, WAL and real transactions."""
+    if url.startswith("sqlite"):
+        kwargs.setdefault("connect_args", {}).setdefault("timeout", 30)
+        engine = create_engine(url, **kwargs)
+        _configure_sqlite(engine)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    # pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINT; take it
+    # over as the SQLAlchemy docs describe, so SQLite transactions behave like PostgreSQL's.
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA busy_timeout = 30000")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # Writing requests take the write lock up front: a deferred transaction that
+        # read first would fail, not wait, when another writer committed in between.
+        mode = connection.get_execution_options().get(SQLITE_BEGIN_OPTION, "")
+        connection.exec_driver_sql(f"BEGIN {mode}".strip())
+
+
+@dataclass
+class _Bound:
+    engine: Engine
+    session_factory: sessionmaker[Session]
+
+
+class Database:
+    """Hands each request one session, committed once at the request boundary.
+
+    The engine and session factory live on the app (``app.extensions``), so several
+    apps, e.g. in tests, can run side by side.
+    """
+
+    key = "referral_api.db"
+
+    def init_app(self, app: Flask, url: str) -> None:
+        engine = make_engine(url)
+        app.extensions[self.key] = _Bound(engine, sessionmaker(bind=engine, expire_on_commit=False))
+        app.teardown_appcontext(self._close_session)
+
+    @property
+    def bound(self) -> _Bound:
+        return current_app.extensions[self.key]  # type: ignore[no-any-return]
+
+    @property
+    def engine(self) -> Engine:
+        return self.bound.engine
+
+    @property
+    def session(self) -> Session:
+        session = g.get("_db_session")
+        if session is None:
+            session = self.bound.session_factory()
+            g._db_session = session
+            if (
+                self.engine.dialect.name == "sqlite"
+                and has_request_context()
+                and request.method not in _SAFE_METHODS
+            ):
+                session.connection(execution_options={SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+        return session
+
+    def has_session(self) -> bool:
+        return g.get("_db_session") is not None
+
+    def _close_session(self, _exc: BaseException | None) -> None:
+        session = g.pop("_db_session", None)
+        if session is not None:
+            # Anything the request boundary did not commit is rolled back here.
+            session.close()
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[Session]:
+        """One session and one commit, for CLI commands and scripts."""
+        with self.bound.session_factory() as session, session.begin():
+            yield session
+
+
+db = Database()

@@ -1,0 +1,47 @@
+"""Decorators and helpers shared by the blueprints."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import request
+from flask_smorest import Blueprint
+
+from ..security import require_role
+from ..services.pagination import Page
+
+
+def authenticated(blp: Blueprint, *roles: str) -> Callable[[Any], Any]:
+    """Require a token (and one of `roles`, if given); document it in OpenAPI."""
+
+    def decorator(view: Any) -> Any:
+        view = require_role(*roles)(view)
+        view = blp.alt_response(401, response="UNAUTHORIZED")(view)
+        if roles:
+            view = blp.alt_response(403, response="FORBIDDEN")(view)
+        return blp.doc(security=[{"bearerAuth": []}])(view)
+
+    return decorator
+
+
+def page_body(page: Page[Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
+    """The list body with `Link` and `X-Total-Count` headers."""
+    headers = {"X-Total-Count": str(page.total)}
+    links = []
+    for rel, number in (
+        ("first", 1),
+        ("prev", page.page - 1),
+        ("next", page.page + 1),
+        ("last", page.pages),
+    ):
+        if 1 <= number <= page.pages:
+            args = request.args.to_dict(flat=False)
+            args["page"] = [str(number)]
+            args["per_page"] = [str(page.per_page)]
+            links.append(f'<{request.base_url}?{urlencode(args, doseq=True)}>; rel="{rel}"')
+    if links:
+        headers["Link"] = ", ".join(links)
+    body = {"items": page.items, "page": page.page, "per_page": page.per_page, "total": page.total}
+    return body, 200, headers

@@ -1,0 +1,46 @@
+"""Shapes shared by every resource."""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+from marshmallow import Schema, fields, validate
+
+from ..services.pagination import MAX_PER_PAGE
+
+
+class ProblemSchema(Schema):
+    """An RFC 9457 problem document."""
+
+    type = fields.String(metadata={"example": "urn:referral-api:problem:validation-error"})
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    errors = fields.Dict(
+        keys=fields.String(),
+        values=fields.List(fields.String()),
+        metadata={"description": "Field (dotted path) -> messages, for validation errors."},
+    )
+    allowed = fields.List(
+        fields.String(), metadata={"description": "Allowed next statuses, for a 409 transition."}
+    )
+
+
+class Timestamp(fields.DateTime):
+    """RFC 3339 UTC with a `Z`, as partners expect: 2026-01-31T08:15:00Z."""
+
+    def _serialize(self, value, attr, obj, **kwargs):  # type: ignore[no-untyped-def]
+        if value is None:
+            return None
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class PaginationArgsSchema(Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
+
+
+class PageSchema(Schema):
+    page = fields.Integer()
+    per_page = fields.Integer()
+    total = fields.Integer()

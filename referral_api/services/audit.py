@@ -1,0 +1,161 @@
+"""The hash-chained audit trail: append in the caller's transaction, verify the chain."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from ..models import GENESIS_HASH, AuditEvent, AuditHead
+from ..models.base import utcnow
+from .actors import Actor
+
+_head = AuditHead.__table__
+
+
+def _format_time(value: datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def canonical_json(event: Mapping[str, Any]) -> str:
+    return json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def event_hash(
+    *,
+    prev_hash: str,
+    seq: int,
+    occurred_at: datetime,
+    actor_principal_id: uuid.UUID | None,
+    actor_organization_id: uuid.UUID | None,
+    action: str,
+    entity_type: str,
+    entity_id: str | None,
+    summary: Mapping[str, Any],
+) -> str:
+    """SHA-256(prev_hash || canonical JSON of the event)."""
+    body = canonical_json(
+        {
+            "seq": seq,
+            "occurred_at": _format_time(occurred_at),
+            "actor_principal_id": _str_or_none(actor_principal_id),
+            "actor_organization_id": _str_or_none(actor_organization_id),
+            "action": action,
+            "entity_type": entity_type,
+            "entity_id": entity_id,
+            "summary": summary,
+        }
+    )
+    return hashlib.sha256((prev_hash + body).encode()).hexdigest()
+
+
+def record(
+    session: Session,
+    *,
+    actor: Actor,
+    action: str,
+    entity_type: str,
+    entity_id: uuid.UUID | str | None,
+    summary: Mapping[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one event to the chain, in the caller's transaction.
+
+    The UPDATE of the single head row takes its row lock (PostgreSQL) or the write
+    lock (SQLite) before anything is hashed, so concurrent writers are serialized
+    and each sees the hash its predecessor committed.
+    """
+    summary = dict(summary or {})
+    seq, prev_hash = session.execute(
+        update(_head)
+        .where(_head.c.id == 1)
+        .values(last_seq=_head.c.last_seq + 1)
+        .returning(_head.c.last_seq, _head.c.last_hash)
+    ).one()
+    occurred_at = utcnow()
+    fields = {
+        "seq": seq,
+        "occurred_at": occurred_at,
+        "actor_principal_id": actor.principal_id,
+        "actor_organization_id": actor.organization_id,
+        "action": action,
+        "entity_type": entity_type,
+        "entity_id": _str_or_none(entity_id),
+        "summary": summary,
+    }
+    digest = event_hash(prev_hash=prev_hash, **fields)
+    event = AuditEvent(prev_hash=prev_hash, hash=digest, **fields)
+    session.add(event)
+    session.execute(update(_head).where(_head.c.id == 1).values(last_hash=digest))
+    session.flush()
+    return event
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ok: bool
+    checked: int
+    broken_seq: int | None = None
+    reason: str | None = None
+
+
+_COLUMNS = (
+    AuditEvent.seq,
+    AuditEvent.occurred_at,
+    AuditEvent.actor_principal_id,
+    AuditEvent.actor_organization_id,
+    AuditEvent.action,
+    AuditEvent.entity_type,
+    AuditEvent.entity_id,
+    AuditEvent.summary,
+    AuditEvent.prev_hash,
+    AuditEvent.hash,
+)
+
+
+def verify(session: Session, *, batch_size: int = 5000) -> Verdict:
+    """Recompute the whole chain; name the first event that does not fit."""
+    rows: Iterable[Any] = session.execute(
+        select(*_COLUMNS).order_by(AuditEvent.seq).execution_options(yield_per=batch_size)
+    )
+    expected_seq, running = 1, GENESIS_HASH
+    checked = 0
+    for row in rows:
+        if row.seq != expected_seq:
+            return Verdict(False, checked, expected_seq, f"event {expected_seq} is missing")
+        if row.prev_hash != running:
+            return Verdict(False, checked, row.seq, "prev_hash does not match the chain")
+        digest = event_hash(
+            prev_hash=row.prev_hash,
+            seq=row.seq,
+            occurred_at=row.occurred_at,
+            actor_principal_id=row.actor_principal_id,
+            actor_organization_id=row.actor_organization_id,
+            action=row.action,
+            entity_type=row.entity_type,
+            entity_id=row.entity_id,
+            summary=row.summary,
+        )
+        if digest != row.hash:
+            return Verdict(False, checked, row.seq, "event content does not match its hash")
+        running = digest
+        expected_seq += 1
+        checked += 1
+    head = session.execute(select(_head.c.last_seq, _head.c.last_hash)).one()
+    if head.last_seq < checked:
+        broken = head.last_seq + 1
+        return Verdict(False, checked, broken, "event was added outside the chain head")
+    if head.last_seq != checked or head.last_hash != running:
+        # The head remembers more events than the table holds: the newest were removed.
+        return Verdict(False, checked, checked + 1, "events after the last one are missing")
+    return Verdict(True, checked)

@@ -1,0 +1,171 @@
+"""Principals and their bearer tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..errors import Forbidden, NotFound, Unauthorized, ValidationFailed
+from ..models import Organization, Principal, Role
+from ..models.base import utcnow
+from . import audit
+from .actors import Actor
+from .pagination import Page, paginate
+
+TOKEN_PREFIX = "rk_"  # noqa: S105 - a prefix, not a secret
+# last_used_at is a hint for operators, not an audit record: writing it at most once a
+# minute keeps every authenticated read from becoming a write.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+COVERAGE_PATTERN = re.compile(r"^(ID|\d{2}(\.\d{2}(\.\d{2})?)?)$")
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def generate_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def create_token(
+    session: Session,
+    *,
+    actor: Actor,
+    role: str,
+    name: str,
+    organization_id: uuid.UUID | None = None,
+    coverage_code: str | None = None,
+    expires_days: float | None = None,
+) -> tuple[Principal, str]:
+    """Create a principal and return it with its token (shown once, stored hashed)."""
+    errors: dict[str, str] = {}
+    if role not in {r.value for r in Role}:
+        errors["role"] = f"Must be one of {', '.join(r.value for r in Role)}."
+    if not name.strip():
+        errors["name"] = "Must not be empty."
+    if role in (Role.CASEWORKER, Role.ORG_ADMIN) and organization_id is None:
+        errors["organization_id"] = f"A {role} must belong to an organization."
+    if organization_id is not None and session.get(Organization, organization_id) is None:
+        errors["organization_id"] = "No such organization."
+    if role == Role.COORDINATOR:
+        if not coverage_code:
+            errors["coverage_code"] = "A coordinator needs a coverage region (ID = national)."
+    elif coverage_code:
+        errors["coverage_code"] = "Only a coordinator has a coverage region."
+    if coverage_code and not COVERAGE_PATTERN.match(coverage_code):
+        errors["coverage_code"] = "Must be ID or a Kemendagri region code such as 53 or 53.71."
+    if expires_days is not None and not expires_days > 0:
+        errors["expires_days"] = "Must be greater than 0."
+    if errors:
+        raise ValidationFailed(errors)
+    _authorize_management(actor, role=role, organization_id=organization_id)
+
+    token = generate_token()
+    now = utcnow()
+    principal = Principal(
+        name=name.strip(),
+        role=role,
+        organization_id=organization_id,
+        coverage_code=coverage_code,
+        token_hash=hash_token(token),
+        created_at=now,
+        expires_at=now + timedelta(days=expires_days) if expires_days else None,
+    )
+    session.add(principal)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="token.create",
+        entity_type="principal",
+        entity_id=principal.id,
+        summary={"role": role, "organization_id": _str(organization_id), "coverage": coverage_code},
+    )
+    return principal, token
+
+
+def revoke_token(session: Session, *, actor: Actor, principal_id: uuid.UUID) -> Principal:
+    """Revoke a principal's token; revoking twice changes nothing more."""
+    principal = session.get(Principal, principal_id)
+    if principal is None:
+        raise NotFound(f"Principal {principal_id} does not exist.")
+    try:
+        _authorize_management(actor, role=principal.role, organization_id=principal.organization_id)
+    except Forbidden:
+        # An org_admin does not learn that another organization's principal exists.
+        raise NotFound(f"Principal {principal_id} does not exist.") from None
+    if principal.revoked_at is None:
+        principal.revoked_at = utcnow()
+        session.flush()
+        audit.record(
+            session,
+            actor=actor,
+            action="token.revoke",
+            entity_type="principal",
+            entity_id=principal.id,
+            summary={"role": principal.role},
+        )
+    return principal
+
+
+def authenticate(session: Session, *, token: str, now: datetime | None = None) -> Principal:
+    """Return the principal a bearer token belongs to, or raise Unauthorized."""
+    now = now or utcnow()
+    digest = hash_token(token)
+    principal = session.scalars(select(Principal).where(Principal.token_hash == digest)).first()
+    if principal is None or not hmac.compare_digest(principal.token_hash, digest):
+        raise Unauthorized("The bearer token is not valid.")
+    if principal.revoked_at is not None:
+        raise Unauthorized("The bearer token has been revoked.")
+    if principal.expires_at is not None and principal.expires_at <= now:
+        raise Unauthorized("The bearer token has expired.")
+    if principal.last_used_at is None or now - principal.last_used_at >= LAST_USED_RESOLUTION:
+        principal.last_used_at = now
+    return principal
+
+
+def _str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _authorize_management(actor: Actor, *, role: str, organization_id: uuid.UUID | None) -> None:
+    """Admins manage every token; an org_admin only its own organization's members."""
+    if actor.is_admin:
+        return
+    if actor.role != Role.ORG_ADMIN:
+        raise Forbidden("Only an org_admin or an admin manages tokens.")
+    if role not in (Role.CASEWORKER, Role.ORG_ADMIN) or organization_id != actor.organization_id:
+        raise Forbidden(
+            "An org_admin manages only caseworker and org_admin tokens of its own organization."
+        )
+
+
+def list_principals(
+    session: Session,
+    *,
+    actor: Actor,
+    organization_id: uuid.UUID | None,
+    include_revoked: bool,
+    page: int,
+    per_page: int,
+) -> Page[Principal]:
+    """List principals the actor may manage."""
+    if not actor.is_admin:
+        if actor.role != Role.ORG_ADMIN:
+            raise Forbidden("Only an org_admin or an admin lists tokens.")
+        if organization_id not in (None, actor.organization_id):
+            raise Forbidden("An org_admin lists only its own organization's tokens.")
+        organization_id = actor.organization_id
+    stmt = select(Principal).order_by(Principal.created_at, Principal.id)
+    if organization_id is not None:
+        stmt = stmt.where(Principal.organization_id == organization_id)
+    if not include_revoked:
+        stmt = stmt.where(Principal.revoked_at.is_(None))
+    return paginate(session, stmt, page=page, per_page=per_page)
