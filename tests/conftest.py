@@ -20,7 +20,7 @@ from referral_api import create_app, migrate
 from referral_api.config import DEMO_SECRET_KEY, Config
 from referral_api.db import Database, make_engine
 from referral_api.models import Organization, Principal
-from referral_api.services import principals
+from referral_api.services import principals, seeding
 from referral_api.services.actors import Actor
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
@@ -82,7 +82,15 @@ def database_url(fresh_databases: FreshDatabases) -> str:
     TEST_DATABASE_URL itself on PostgreSQL, a new SQLite file otherwise."""
     url = TEST_DATABASE_URL if ON_POSTGRES else fresh_databases.new()
     migrate.upgrade(url)
+    seed_reference(url)
     return url
+
+
+def seed_reference(url: str) -> None:
+    engine = make_engine(url)
+    with Session(engine) as session, session.begin():
+        seeding.seed(session)
+    engine.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -176,5 +184,62 @@ def make_caller(
             **options,
         )
         return Caller(principal, token)
+
+    return make
+
+
+@pytest.fixture
+def directory_entry(session: Session) -> Callable[..., dict[str, Any]]:
+    """Create an organization with one location and one service through the services."""
+    from referral_api.services import directory
+
+    def make(
+        *,
+        region_code: str = "53.71",
+        latitude: float = -10.1772,
+        longitude: float = 123.6070,
+        confidential: bool = False,
+        service_types: tuple[str, ...] = ("temporary_shelter",),
+        org_type: str = "shelter",
+        org_region_code: str | None = None,
+        address: str = "Jl. Melati No. 7, Oebobo",
+        **service_fields: Any,
+    ) -> dict[str, Any]:
+        actor = Actor.system()
+        organization = directory.create_organization(
+            session,
+            actor=actor,
+            data={
+                "name": f"Rumah Aman Uji {uuid.uuid4().hex[:6]}",
+                "type": org_type,
+                "level": "regency",
+                "region_code": org_region_code or region_code,
+            },
+        )
+        location = directory.create_location(
+            session,
+            actor=actor,
+            data={
+                "organization_id": organization.id,
+                "name": "Rumah Aman Melati",
+                "address": address,
+                "region_code": region_code,
+                "latitude": latitude,
+                "longitude": longitude,
+                "confidential": confidential,
+            },
+        )
+        service = directory.create_service(
+            session,
+            actor=actor,
+            data={
+                "organization_id": organization.id,
+                "name": "Penampungan sementara",
+                "service_types": list(service_types),
+                "location_ids": [location.id],
+                **{"coverage": [region_code[:2]], **service_fields},
+            },
+        )
+        return {"organization": organization, "location": location, "service": service}
 
     return make

@@ -18,6 +18,7 @@ def run(url: str, *args: str):
 def test_db_upgrade_then_tokens_create_and_revoke(fresh_databases) -> None:
     url = fresh_databases.new()
     assert run(url, "db", "upgrade").exit_code == 0
+    assert run(url, "seed").exit_code == 0
     engine = make_engine(url)
     with Session(engine, expire_on_commit=False) as session, session.begin():
         org = Organization(name="LBH APIK NTB", type="legal_service", region_code="52.71")

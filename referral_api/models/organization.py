@@ -1,14 +1,53 @@
-"""Organizations: the agencies of the network."""
+"""The directory: organizations, their locations and services."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import String, Uuid
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    Uuid,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, UTCDateTime, new_id, utcnow
+from .base import Base, JSONType, UTCDateTime, new_id, utcnow
+
+service_locations = Table(
+    "service_locations",
+    Base.metadata,
+    Column("service_id", ForeignKey("services.id"), primary_key=True),
+    Column("location_id", ForeignKey("locations.id"), primary_key=True, index=True),
+)
+
+
+class ServiceTypeAssignment(Base):
+    __tablename__ = "service_service_types"
+
+    service_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("services.id"), primary_key=True)
+    service_type: Mapped[str] = mapped_column(
+        ForeignKey("service_types.code"), primary_key=True, index=True
+    )
+
+
+class ServiceCoverage(Base):
+    __tablename__ = "service_coverage"
+
+    service_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("services.id"), primary_key=True)
+    # `ID` (the national root region) or a Kemendagri region code.
+    region_code: Mapped[str] = mapped_column(
+        ForeignKey("regions.code"), primary_key=True, index=True
+    )
 
 
 class Organization(Base):
@@ -16,7 +55,122 @@ class Organization(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(300))
-    type: Mapped[str] = mapped_column(String(40), index=True)
-    region_code: Mapped[str | None] = mapped_column(String(13), index=True)
+    type: Mapped[str] = mapped_column(ForeignKey("organization_types.code"), index=True)
+    region_code: Mapped[str | None] = mapped_column(ForeignKey("regions.code"), index=True)
+    level: Mapped[str | None] = mapped_column(String(20))
+    aliases: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    description: Mapped[str | None] = mapped_column(Text)
+    website: Mapped[str | None] = mapped_column(String(300))
+    email: Mapped[str | None] = mapped_column(String(254))
+    phones: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    hotlines: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    languages: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    status: Mapped[str] = mapped_column(String(20), default="active", index=True)
+    demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # The principal who checked the entry (a plain id: principals also point at organizations).
+    verified_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Location(Base):
+    __tablename__ = "locations"
+    __table_args__ = (
+        CheckConstraint("latitude BETWEEN -90 AND 90", name="latitude_range"),
+        CheckConstraint("longitude BETWEEN -180 AND 180", name="longitude_range"),
+        Index("ix_locations_lat_lng", "latitude", "longitude"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(300))
+    address: Mapped[str | None] = mapped_column(Text)
+    region_code: Mapped[str | None] = mapped_column(ForeignKey("regions.code"), index=True)
+    country: Mapped[str] = mapped_column(String(2), default="ID")
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    confidential: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(20), default="active", index=True)
+    demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    organization: Mapped[Organization] = relationship(lazy="joined", innerjoin=True)
+
+
+class Service(Base):
+    __tablename__ = "services"
+    __table_args__ = (
+        CheckConstraint(
+            "age_min IS NULL OR age_max IS NULL OR age_min <= age_max", name="age_range"
+        ),
+        CheckConstraint(
+            "beds_available IS NULL OR beds_total IS NULL OR beds_available <= beds_total",
+            name="beds_within_total",
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str | None] = mapped_column(Text)
+    age_min: Mapped[int | None] = mapped_column(Integer)
+    age_max: Mapped[int | None] = mapped_column(Integer)
+    genders: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    eligibility_notes: Mapped[str | None] = mapped_column(Text)
+    languages: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    fees: Mapped[str] = mapped_column(String(300), default="free")
+    hours: Mapped[str | None] = mapped_column(String(300))
+    beds_total: Mapped[int | None] = mapped_column(Integer)
+    beds_available: Mapped[int | None] = mapped_column(Integer)
+    capacity_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(20), default="active", index=True)
+    demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    organization: Mapped[Organization] = relationship(lazy="joined", innerjoin=True)
+    locations: Mapped[list[Location]] = relationship(
+        secondary=service_locations, lazy="selectin", order_by=Location.id
+    )
+    type_rows: Mapped[list[ServiceTypeAssignment]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", order_by=ServiceTypeAssignment.service_type
+    )
+    coverage_rows: Mapped[list[ServiceCoverage]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", order_by=ServiceCoverage.region_code
+    )
+
+    @property
+    def service_types(self) -> list[str]:
+        return [row.service_type for row in self.type_rows]
+
+    @property
+    def coverage(self) -> list[str]:
+        return [row.region_code for row in self.coverage_rows]
+
+    @property
+    def eligibility(self) -> dict[str, Any]:
+        return {
+            "age_min": self.age_min,
+            "age_max": self.age_max,
+            "genders": list(self.genders or []),
+            "notes": self.eligibility_notes,
+        }
+
+    @property
+    def capacity(self) -> dict[str, Any] | None:
+        if self.beds_total is None and self.beds_available is None:
+            return None
+        return {
+            "beds_total": self.beds_total,
+            "beds_available": self.beds_available,
+            "updated_at": self.capacity_updated_at,
+        }
+
+    @property
+    def location_ids(self) -> list[uuid.UUID]:
+        return [location.id for location in self.locations]
+
+    def __repr__(self) -> str:
+        return f"<Service {self.id} {self.name!r}>"

@@ -62,9 +62,9 @@ def register_resources(app: Flask) -> None:
         },
     )
     api.init_app(app)
-    from . import audit, me, ops, tokens
+    from . import audit, locations, me, ops, organizations, regions, services, tokens
 
-    for module in (ops, me, tokens, audit):
+    for module in (ops, me, tokens, regions, organizations, services, locations, audit):
         api.register_blueprint(module.blp)
     app.register_blueprint(
         get_swaggerui_blueprint(

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from flask import request
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 
 from ..security import require_role
 from ..services.pagination import Page
@@ -22,6 +23,16 @@ def authenticated(blp: Blueprint, *roles: str) -> Callable[[Any], Any]:
         if roles:
             view = blp.alt_response(403, response="FORBIDDEN")(view)
         return blp.doc(security=[{"bearerAuth": []}])(view)
+
+    return decorator
+
+
+def query_args(blp: Blueprint, schema: Any) -> Callable[[Any], Any]:
+    """Parse query parameters; an unknown parameter is refused, not silently ignored."""
+
+    def decorator(view: Any) -> Any:
+        view = blp.arguments(schema, location="query", unknown=RAISE)(view)
+        return blp.alt_response(422, response="UNPROCESSABLE_ENTITY")(view)
 
     return decorator
 

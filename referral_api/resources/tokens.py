@@ -19,7 +19,7 @@ from ..schemas.principal import (
 )
 from ..security import current_actor
 from ..services import principals
-from .common import authenticated, page_body
+from .common import authenticated, page_body, query_args
 
 blp = Blueprint(
     "tokens", __name__, url_prefix="/api/v1/tokens", description="API tokens (principals)."
@@ -30,7 +30,7 @@ MANAGERS = (Role.ORG_ADMIN, Role.ADMIN)
 @blp.route("")
 class Tokens(MethodView):
     @authenticated(blp, *MANAGERS)
-    @blp.arguments(TokenQueryArgsSchema, location="query")
+    @query_args(blp, TokenQueryArgsSchema)
     @blp.response(200, PrincipalPageSchema)
     def get(self, args: dict[str, Any]) -> Any:
         """List the principals you manage (never their tokens)."""

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..errors import Forbidden, NotFound, Unauthorized, ValidationFailed
-from ..models import Organization, Principal, Role
+from ..models import Organization, Principal, Region, Role
 from ..models.base import utcnow
 from . import audit
 from .actors import Actor
@@ -61,6 +61,8 @@ def create_token(
         errors["coverage_code"] = "Only a coordinator has a coverage region."
     if coverage_code and not COVERAGE_PATTERN.match(coverage_code):
         errors["coverage_code"] = "Must be ID or a Kemendagri region code such as 53 or 53.71."
+    elif coverage_code and session.get(Region, coverage_code) is None:
+        errors["coverage_code"] = f"Unknown region code {coverage_code}."
     if expires_days is not None and not expires_days > 0:
         errors["expires_days"] = "Must be greater than 0."
     if errors:

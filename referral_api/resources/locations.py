@@ -1,0 +1,89 @@
+"""Locations: the sites where services are given."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from ..db import db
+from ..models import Role
+from ..schemas.directory import (
+    LocationCreateSchema,
+    LocationPageSchema,
+    LocationQueryArgsSchema,
+    LocationSchema,
+    LocationUpdateSchema,
+)
+from ..security import current_actor
+from ..services import directory
+from .common import authenticated, page_body, query_args
+
+blp = Blueprint(
+    "locations",
+    __name__,
+    url_prefix="/api/v1/locations",
+    description="Sites of organizations. Confidential sites (safe houses) are never shown to "
+    "public callers; other organizations see only their regency.",
+)
+WRITERS = (Role.ORG_ADMIN, Role.ADMIN)
+
+
+@blp.route("")
+class Locations(MethodView):
+    @query_args(blp, LocationQueryArgsSchema)
+    @blp.response(200, LocationPageSchema)
+    def get(self, args: dict[str, Any]) -> Any:
+        """List locations by organization, region and status."""
+        actor = current_actor()
+        page = directory.list_locations(db.session, actor=actor, **args)
+        views = [directory.view_location(actor, location) for location in page.items]
+        return page_body(replace(page, items=views))
+
+    @authenticated(blp, *WRITERS)
+    @blp.arguments(LocationCreateSchema)
+    @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
+    @blp.response(201, LocationSchema)
+    def post(self, data: dict[str, Any]) -> directory.LocationView:
+        """Add a location (org_admin of its organization, or admin)."""
+        actor = current_actor()
+        location = directory.create_location(db.session, actor=actor, data=data)
+        return directory.view_location(actor, location)
+
+
+@blp.route("/<uuid:location_id>")
+class LocationsById(MethodView):
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.response(200, LocationSchema)
+    def get(self, location_id: uuid.UUID) -> directory.LocationView:
+        """One location, as the caller may see it."""
+        actor = current_actor()
+        location = directory.get_location(db.session, actor=actor, location_id=location_id)
+        return directory.view_location(actor, location)
+
+    @authenticated(blp, *WRITERS)
+    @blp.arguments(LocationUpdateSchema(partial=True))
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
+    @blp.response(200, LocationSchema)
+    def patch(self, data: dict[str, Any], location_id: uuid.UUID) -> directory.LocationView:
+        """Change some fields (org_admin of its organization, or admin)."""
+        actor = current_actor()
+        location = directory.update_location(
+            db.session, actor=actor, location_id=location_id, data=data
+        )
+        return directory.view_location(actor, location)
+
+    @authenticated(blp, *WRITERS)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.response(200, LocationSchema)
+    def delete(self, location_id: uuid.UUID) -> directory.LocationView:
+        """Deactivate a location (nothing is deleted)."""
+        actor = current_actor()
+        location = directory.update_location(
+            db.session, actor=actor, location_id=location_id, data={"status": "inactive"}
+        )
+        return directory.view_location(actor, location)

@@ -1,0 +1,304 @@
+"""Directory shapes: regions, vocabularies, organizations, locations, services."""
+
+from __future__ import annotations
+
+import re
+
+import pycountry
+from marshmallow import Schema, ValidationError, fields, validate
+
+from ..vocabularies import (
+    GENDERS,
+    ORGANIZATION_LEVELS,
+    ORGANIZATION_STATUSES,
+    ORGANIZATION_TYPE_CODES,
+    REGION_LEVELS,
+    SERVICE_STATUSES,
+    SERVICE_TYPE_CODES,
+)
+from .common import PageSchema, PaginationArgsSchema, Timestamp
+
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+# National short codes (129, 148, 110) or a full E.164 number.
+HOTLINE = re.compile(r"^(\d{3,8}|\+[1-9]\d{6,14})$")
+REGION_CODE = re.compile(r"^(ID|\d{2}(\.\d{2}(\.\d{2})?)?)$")
+
+
+def _e164(value: str) -> None:
+    if not E164.match(value):
+        raise ValidationError("Not an E.164 phone number (e.g. +62380833300).")
+
+
+def _hotline(value: str) -> None:
+    if not HOTLINE.match(value):
+        raise ValidationError("Not a short hotline code (3-8 digits) or an E.164 number.")
+
+
+def _country(value: str) -> None:
+    if len(value) != 2 or not value.isupper() or pycountry.countries.get(alpha_2=value) is None:
+        raise ValidationError("Not an ISO 3166-1 alpha-2 country code (e.g. ID, MY).")
+
+
+def _language(value: str) -> None:
+    known = (len(value) == 2 and pycountry.languages.get(alpha_2=value)) or (
+        len(value) == 3 and pycountry.languages.get(alpha_3=value)
+    )
+    if not known or value != value.lower():
+        raise ValidationError("Not an ISO 639 language code (e.g. id, en, jv, bjn).")
+
+
+def _region_code(value: str) -> None:
+    if not REGION_CODE.match(value):
+        raise ValidationError("Not a Kemendagri region code (e.g. 53, 53.71, 53.71.01) or ID.")
+
+
+def _codes(allowed: frozenset[str] | tuple[str, ...], what: str) -> validate.Validator:
+    return validate.OneOf(sorted(allowed), error=f"Unknown {what} {{input}}.")
+
+
+RegionCode = fields.String(validate=_region_code)
+
+
+# -- regions and vocabularies -------------------------------------------------------------
+
+
+class RegionSchema(Schema):
+    code = fields.String()
+    name = fields.String()
+    level = fields.String()
+    parent_code = fields.String(allow_none=True)
+    latitude = fields.Float(allow_none=True)
+    longitude = fields.Float(allow_none=True)
+    centroid_source = fields.String(allow_none=True)
+
+
+class CentroidSchema(Schema):
+    latitude = fields.Float()
+    longitude = fields.Float()
+    level = fields.String(
+        metadata={
+            "description": "Whose centroid: the region's own level, "
+            "or an ancestor's when the region has none."
+        }
+    )
+    code = fields.String()
+
+
+class RegionDetailSchema(RegionSchema):
+    ancestors = fields.List(fields.Nested(RegionSchema))
+    centroid = fields.Nested(CentroidSchema, allow_none=True)
+
+
+class RegionQueryArgsSchema(PaginationArgsSchema):
+    level = fields.String(validate=validate.OneOf(REGION_LEVELS))
+    parent = fields.String(validate=_region_code)
+    q = fields.String(validate=validate.Length(min=1, max=100))
+
+
+class RegionPageSchema(PageSchema):
+    items = fields.List(fields.Nested(RegionSchema))
+
+
+class ServiceTypeSchema(Schema):
+    code = fields.String()
+    pillar = fields.String()
+    label_id = fields.String()
+    label_en = fields.String()
+    description_id = fields.String()
+    description_en = fields.String()
+
+
+class OrganizationTypeSchema(Schema):
+    code = fields.String()
+    label_id = fields.String()
+    label_en = fields.String()
+    description_id = fields.String()
+    description_en = fields.String()
+
+
+class ServiceTypeListSchema(Schema):
+    items = fields.List(fields.Nested(ServiceTypeSchema))
+
+
+class OrganizationTypeListSchema(Schema):
+    items = fields.List(fields.Nested(OrganizationTypeSchema))
+
+
+# -- organizations ------------------------------------------------------------------------
+
+
+class OrganizationCreateSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=300))
+    aliases = fields.List(fields.String(validate=validate.Length(min=1, max=100)))
+    type = fields.String(required=True, validate=_codes(ORGANIZATION_TYPE_CODES, "type"))
+    level = fields.String(validate=validate.OneOf(ORGANIZATION_LEVELS), allow_none=True)
+    region_code = fields.String(validate=_region_code, allow_none=True)
+    description = fields.String(allow_none=True, validate=validate.Length(max=5000))
+    website = fields.Url(allow_none=True, schemes={"http", "https"})
+    email = fields.Email(allow_none=True)
+    phones = fields.List(fields.String(validate=_e164))
+    hotlines = fields.List(fields.String(validate=_hotline))
+    languages = fields.List(fields.String(validate=_language))
+
+
+class OrganizationUpdateSchema(OrganizationCreateSchema):
+    status = fields.String(validate=validate.OneOf(ORGANIZATION_STATUSES))
+
+
+class OrganizationSchema(Schema):
+    id = fields.UUID()
+    name = fields.String()
+    aliases = fields.List(fields.String())
+    type = fields.String()
+    level = fields.String(allow_none=True)
+    region_code = fields.String(allow_none=True)
+    description = fields.String(allow_none=True)
+    website = fields.String(allow_none=True)
+    email = fields.String(allow_none=True)
+    phones = fields.List(fields.String())
+    hotlines = fields.List(fields.String())
+    languages = fields.List(fields.String())
+    status = fields.String()
+    demo = fields.Boolean(metadata={"description": "Demo data: verify before operational use."})
+    verified_at = Timestamp(allow_none=True)
+    verified_by = fields.UUID(allow_none=True)
+    created_at = Timestamp()
+    updated_at = Timestamp()
+
+
+class OrganizationQueryArgsSchema(PaginationArgsSchema):
+    type = fields.String(validate=_codes(ORGANIZATION_TYPE_CODES, "type"))
+    region = fields.String(validate=_region_code)
+    status = fields.String(load_default="active", validate=validate.OneOf(ORGANIZATION_STATUSES))
+    verified_since = fields.AwareDateTime(default_timezone=None)
+    q = fields.String(validate=validate.Length(min=1, max=100))
+
+
+class OrganizationPageSchema(PageSchema):
+    items = fields.List(fields.Nested(OrganizationSchema))
+
+
+# -- locations ----------------------------------------------------------------------------
+
+
+class LocationCreateSchema(Schema):
+    organization_id = fields.UUID(required=True)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=300))
+    address = fields.String(allow_none=True, validate=validate.Length(max=1000))
+    region_code = fields.String(validate=_region_code, allow_none=True)
+    country = fields.String(load_default="ID", validate=_country)
+    latitude = fields.Float(
+        allow_none=True, allow_nan=False, validate=validate.Range(min=-90, max=90)
+    )
+    longitude = fields.Float(
+        allow_none=True, allow_nan=False, validate=validate.Range(min=-180, max=180)
+    )
+    confidential = fields.Boolean(load_default=False)
+
+
+class LocationUpdateSchema(LocationCreateSchema):
+    class Meta:
+        exclude = ("organization_id",)
+
+    status = fields.String(validate=validate.OneOf(("active", "inactive")))
+
+
+class LocationSchema(Schema):
+    id = fields.UUID()
+    organization_id = fields.UUID()
+    name = fields.String()
+    address = fields.String(allow_none=True)
+    region_code = fields.String(allow_none=True)
+    country = fields.String()
+    latitude = fields.Float(allow_none=True)
+    longitude = fields.Float(allow_none=True)
+    confidential = fields.Boolean(
+        metadata={
+            "description": "A safe house: outside its organization only the regency is shown."
+        }
+    )
+    status = fields.String()
+    demo = fields.Boolean()
+    created_at = Timestamp(allow_none=True)
+    updated_at = Timestamp(allow_none=True)
+
+
+class LocationQueryArgsSchema(PaginationArgsSchema):
+    organization_id = fields.UUID()
+    region = fields.String(validate=_region_code)
+    status = fields.String(load_default="active", validate=validate.OneOf(("active", "inactive")))
+
+
+class LocationPageSchema(PageSchema):
+    items = fields.List(fields.Nested(LocationSchema))
+
+
+# -- services -----------------------------------------------------------------------------
+
+
+class EligibilitySchema(Schema):
+    age_min = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=130))
+    age_max = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=130))
+    genders = fields.List(fields.String(validate=validate.OneOf(GENDERS)))
+    notes = fields.String(allow_none=True, validate=validate.Length(max=2000))
+
+
+class CapacitySchema(Schema):
+    beds_total = fields.Integer(allow_none=True, validate=validate.Range(min=0))
+    beds_available = fields.Integer(allow_none=True, validate=validate.Range(min=0))
+    updated_at = Timestamp(dump_only=True, allow_none=True)
+
+
+class ServiceCreateSchema(Schema):
+    organization_id = fields.UUID(required=True)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=300))
+    description = fields.String(allow_none=True, validate=validate.Length(max=5000))
+    service_types = fields.List(
+        fields.String(validate=_codes(SERVICE_TYPE_CODES, "service type")),
+        required=True,
+        validate=validate.Length(min=1),
+    )
+    eligibility = fields.Nested(EligibilitySchema)
+    languages = fields.List(fields.String(validate=_language))
+    fees = fields.String(validate=validate.Length(max=300))
+    hours = fields.String(allow_none=True, validate=validate.Length(max=300))
+    capacity = fields.Nested(CapacitySchema, allow_none=True)
+    coverage = fields.List(fields.String(validate=_region_code))
+    location_ids = fields.List(fields.UUID())
+
+
+class ServiceUpdateSchema(ServiceCreateSchema):
+    class Meta:
+        exclude = ("organization_id",)
+
+    status = fields.String(validate=validate.OneOf(SERVICE_STATUSES))
+
+
+class ServiceSchema(Schema):
+    id = fields.UUID()
+    organization_id = fields.UUID()
+    name = fields.String()
+    description = fields.String(allow_none=True)
+    service_types = fields.List(fields.String())
+    eligibility = fields.Nested(EligibilitySchema)
+    languages = fields.List(fields.String())
+    fees = fields.String()
+    hours = fields.String(allow_none=True)
+    capacity = fields.Nested(CapacitySchema, allow_none=True)
+    coverage = fields.List(fields.String())
+    status = fields.String()
+    location_ids = fields.List(fields.UUID())
+    demo = fields.Boolean()
+    created_at = Timestamp()
+    updated_at = Timestamp()
+
+
+class ServiceQueryArgsSchema(PaginationArgsSchema):
+    organization_id = fields.UUID()
+    service_type = fields.List(fields.String(validate=_codes(SERVICE_TYPE_CODES, "service type")))
+    region = fields.String(validate=_region_code)
+    status = fields.String(load_default="active", validate=validate.OneOf(SERVICE_STATUSES))
+
+
+class ServicePageSchema(PageSchema):
+    items = fields.List(fields.Nested(ServiceSchema))
