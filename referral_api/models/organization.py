@@ -80,6 +80,7 @@ class Location(Base):
         CheckConstraint("latitude BETWEEN -90 AND 90", name="latitude_range"),
         CheckConstraint("longitude BETWEEN -180 AND 180", name="longitude_range"),
         Index("ix_locations_lat_lng", "latitude", "longitude"),
+        Index("ix_locations_masked_lat_lng", "masked_latitude", "masked_longitude"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
@@ -91,6 +92,10 @@ class Location(Base):
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
     confidential: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Where the site is for callers outside its organization: the real point, or for a
+    # confidential site its regency's centroid. Searches measure distance from here.
+    masked_latitude: Mapped[float | None] = mapped_column(Float)
+    masked_longitude: Mapped[float | None] = mapped_column(Float)
     status: Mapped[str] = mapped_column(String(20), default="active", index=True)
     demo: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

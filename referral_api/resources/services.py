@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
 from typing import Any
 
 from flask.views import MethodView
@@ -12,6 +11,8 @@ from flask_smorest import Blueprint
 from ..db import db
 from ..models import Role
 from ..schemas.directory import (
+    NearestQueryArgsSchema,
+    NearestSchema,
     ServiceCreateSchema,
     ServicePageSchema,
     ServiceQueryArgsSchema,
@@ -19,7 +20,7 @@ from ..schemas.directory import (
     ServiceUpdateSchema,
 )
 from ..security import current_actor
-from ..services import directory
+from ..services import directory, search
 from .common import authenticated, page_body, query_args
 
 blp = Blueprint(
@@ -33,11 +34,11 @@ class Services(MethodView):
     @query_args(blp, ServiceQueryArgsSchema)
     @blp.response(200, ServicePageSchema)
     def get(self, args: dict[str, Any]) -> Any:
-        """List services by organization, service type (any of), region and status."""
-        actor = current_actor()
-        page = directory.list_services(db.session, actor=actor, **args)
-        views = [directory.view_service(actor, service) for service in page.items]
-        return page_body(replace(page, items=views))
+        """Search services: every filter given must hold (service types: any of)."""
+        filters = search.Filters(**_filter_args(args))
+        return page_body(
+            search.list_services(db.session, actor=current_actor(), filters=filters, **args)
+        )
 
     @authenticated(blp, *WRITERS)
     @blp.arguments(ServiceCreateSchema)
@@ -49,6 +50,52 @@ class Services(MethodView):
         return directory.view_service(
             actor, directory.create_service(db.session, actor=actor, data=data)
         )
+
+
+@blp.route("/nearest")
+class NearestServices(MethodView):
+    @query_args(blp, NearestQueryArgsSchema)
+    @blp.response(200, NearestSchema)
+    def get(self, args: dict[str, Any]) -> search.NearestResult:
+        """The nearest service-at-location entries to a point or a region's centroid.
+
+        Confidential sites: never for public callers; for other organizations placed at
+        their regency's centroid, without street or coordinates.
+        """
+        origin = search.origin_from(
+            db.session,
+            lat=args.pop("lat", None),
+            lng=args.pop("lng", None),
+            region=args.pop("region", None),
+        )
+        if "within_region" in args:
+            args["region"] = args.pop("within_region")
+        filters = search.Filters(**_filter_args(args))
+        return search.nearest(
+            db.session,
+            actor=current_actor(),
+            origin=origin,
+            filters=filters,
+            limit=args["limit"],
+            radius_km=args.get("radius_km"),
+        )
+
+
+def _filter_args(args: dict[str, Any]) -> dict[str, Any]:
+    """Move the search filters out of the parsed query arguments."""
+    names = {
+        "region",
+        "q",
+        "language",
+        "age",
+        "gender",
+        "has_capacity",
+        "organization_type",
+        "verified_since",
+    }
+    filters = {name: args.pop(name) for name in names & set(args)}
+    filters["service_types"] = args.pop("service_type", [])
+    return filters
 
 
 @blp.route("/<uuid:service_id>")

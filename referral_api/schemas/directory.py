@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pycountry
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ..vocabularies import (
     GENDERS,
@@ -293,11 +294,89 @@ class ServiceSchema(Schema):
     updated_at = Timestamp()
 
 
-class ServiceQueryArgsSchema(PaginationArgsSchema):
+class SearchFilterArgsSchema(Schema):
+    """Filters shared by the service list and the nearest search (ANDed)."""
+
+    service_type = fields.List(
+        fields.String(validate=_codes(SERVICE_TYPE_CODES, "service type")),
+        metadata={"description": "Repeatable: services offering any of these types."},
+    )
+    region = fields.String(
+        validate=_region_code,
+        metadata={
+            "description": "Coverage includes the region or an ancestor (ID included), or "
+            "the service is given at a location inside the region."
+        },
+    )
+    q = fields.String(
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "Words in organization name/aliases, service name/description."},
+    )
+    language = fields.String(validate=_language)
+    age = fields.Integer(validate=validate.Range(min=0, max=130))
+    gender = fields.String(validate=validate.OneOf(GENDERS))
+    has_capacity = fields.Boolean(
+        load_default=False, metadata={"description": "Only services with beds available."}
+    )
+    organization_type = fields.String(validate=_codes(ORGANIZATION_TYPE_CODES, "type"))
+    verified_since = fields.AwareDateTime(default_timezone=None)
+
+
+class ServiceQueryArgsSchema(PaginationArgsSchema, SearchFilterArgsSchema):
     organization_id = fields.UUID()
-    service_type = fields.List(fields.String(validate=_codes(SERVICE_TYPE_CODES, "service type")))
-    region = fields.String(validate=_region_code)
     status = fields.String(load_default="active", validate=validate.OneOf(SERVICE_STATUSES))
+
+
+class NearestQueryArgsSchema(SearchFilterArgsSchema):
+    lat = fields.Float(allow_nan=False, validate=validate.Range(min=-90, max=90))
+    lng = fields.Float(allow_nan=False, validate=validate.Range(min=-180, max=180))
+    region = fields.String(
+        validate=_region_code,
+        metadata={"description": "Measure from this region's centroid (instead of lat/lng)."},
+    )
+    within_region = fields.String(
+        validate=_region_code,
+        metadata={"description": "The `region` filter of the list: served in this region."},
+    )
+    limit = fields.Integer(load_default=10, validate=validate.Range(min=1, max=100))
+    radius_km = fields.Float(
+        allow_nan=False, validate=validate.Range(min=0, max=2000, min_inclusive=False)
+    )
+
+    @validates_schema
+    def _one_origin(self, data: dict[str, Any], **_: Any) -> None:
+        has_lat, has_lng = "lat" in data, "lng" in data
+        if "region" in data and (has_lat or has_lng):
+            raise ValidationError("Give either lat and lng, or region, not both.", "region")
+        if has_lat != has_lng:
+            missing = "lng" if has_lat else "lat"
+            raise ValidationError("Give lat and lng together.", missing)
+        if not (has_lat or "region" in data):
+            raise ValidationError("Give lat and lng, or a region code.", "lat")
+
+
+class OriginSchema(Schema):
+    latitude = fields.Float()
+    longitude = fields.Float()
+    source = fields.String(metadata={"description": "point, regency_centroid or province_centroid"})
+
+
+class OrganizationSummarySchema(Schema):
+    id = fields.UUID()
+    name = fields.String()
+    type = fields.String()
+
+
+class NearestItemSchema(Schema):
+    distance_km = fields.Float(metadata={"description": "WGS-84 geodesic, one decimal."})
+    organization = fields.Nested(OrganizationSummarySchema)
+    service = fields.Nested(lambda: ServiceSchema())
+    location = fields.Nested(LocationSchema)
+
+
+class NearestSchema(Schema):
+    origin = fields.Nested(OriginSchema)
+    items = fields.List(fields.Nested(NearestItemSchema))
 
 
 class ServicePageSchema(PageSchema):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, String, and_, case, cast, func, or_, select
+from sqlalchemy import Select, String, and_, case, cast, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -20,7 +20,6 @@ from ..models import (
     Service,
     ServiceCoverage,
     ServiceTypeAssignment,
-    service_locations,
 )
 from ..models.base import utcnow
 from ..vocabularies import NATIONAL
@@ -288,7 +287,7 @@ def list_organizations(
     if type:
         stmt = stmt.where(Organization.type == type)
     if region:
-        regions.get(session, code=region)
+        regions.require(session, region)
         stmt = stmt.where(regions.within(Organization.region_code, region))
     if status:
         stmt = stmt.where(Organization.status == status)
@@ -339,6 +338,21 @@ def _validate_location(session: Session, location: Location) -> None:
     _raise_if(errors)
 
 
+def _mask(session: Session, location: Location) -> None:
+    """Place the site for outsiders: itself, or if confidential its regency's centroid."""
+    if not location.confidential:
+        location.masked_latitude, location.masked_longitude = location.latitude, location.longitude
+        return
+    # A confidential site abroad has no regency to stand in for it: it is not placed at all.
+    centroid = location.region_code and regions.centroid(
+        session, regions.regency_of(location.region_code)
+    )
+    if not centroid:
+        location.masked_latitude = location.masked_longitude = None
+    else:
+        location.masked_latitude, location.masked_longitude = centroid.latitude, centroid.longitude
+
+
 def create_location(
     session: Session, *, actor: Actor, data: Mapping[str, Any], demo: bool = False
 ) -> Location:
@@ -348,6 +362,7 @@ def create_location(
     location = Location(**data, demo=demo, status="active")
     location.country = location.country or "ID"
     _validate_location(session, location)
+    _mask(session, location)
     session.add(location)
     session.flush()
     audit.record(
@@ -373,6 +388,7 @@ def update_location(
         )
     changed = _apply(location, data)
     _validate_location(session, location)
+    _mask(session, location)
     if changed:
         session.flush()
         audit.record(
@@ -401,7 +417,7 @@ def list_locations(
     if organization_id:
         stmt = stmt.where(Location.organization_id == organization_id)
     if region:
-        regions.get(session, code=region)
+        regions.require(session, region)
         stmt = stmt.where(regions.within(visible_region_expr(actor), region))
     if status:
         stmt = stmt.where(Location.status == status)
@@ -571,47 +587,3 @@ def update_service(
             summary={"fields": sorted(changed)},
         )
     return service
-
-
-def list_services(
-    session: Session,
-    *,
-    actor: Actor,
-    organization_id: uuid.UUID | None = None,
-    service_type: list[str] | None = None,
-    region: str | None = None,
-    status: str | None = "active",
-    page: int,
-    per_page: int,
-) -> Page[Service]:
-    """List services, filtered."""
-    stmt = select(Service).order_by(Service.name, Service.id)
-    if organization_id:
-        stmt = stmt.where(Service.organization_id == organization_id)
-    if service_type:
-        stmt = stmt.where(
-            Service.id.in_(
-                select(ServiceTypeAssignment.service_id).where(
-                    ServiceTypeAssignment.service_type.in_(service_type)
-                )
-            )
-        )
-    if region:
-        stmt = stmt.where(serves_region(session, actor, region))
-    if status:
-        stmt = stmt.where(Service.status == status)
-    return paginate(session, stmt, page=page, per_page=per_page)
-
-
-def serves_region(session: Session, actor: Actor, region: str) -> ColumnElement[bool]:
-    """SQL: the service covers the region (or an ancestor of it), or is given inside it."""
-    regions.get(session, code=region)
-    covered = select(ServiceCoverage.service_id).where(
-        ServiceCoverage.region_code.in_(regions.ancestors_of(region))
-    )
-    given_inside = (
-        select(service_locations.c.service_id)
-        .join(Location, Location.id == service_locations.c.location_id)
-        .where(location_visibility(actor), regions.within(visible_region_expr(actor), region))
-    )
-    return or_(Service.id.in_(covered), Service.id.in_(given_inside))

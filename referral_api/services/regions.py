@@ -11,7 +11,7 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from ..errors import NotFound
+from ..errors import NotFound, ValidationFailed
 from ..models import Region
 from ..vocabularies import NATIONAL
 from .pagination import Page, paginate
@@ -65,6 +65,14 @@ def get(session: Session, *, code: str) -> Region:
     region = session.get(Region, code)
     if region is None:
         raise NotFound(f"Region {code} does not exist.")
+    return region
+
+
+def require(session: Session, code: str, field: str = "region") -> Region:
+    """Return the region a parameter names, or refuse the parameter (422)."""
+    region = session.get(Region, code)
+    if region is None:
+        raise ValidationFailed({field: f"Unknown region code {code}."})
     return region
 
 
