@@ -14,7 +14,7 @@ from referral_api.models import (
     ServiceCoverage,
     ServiceTypeAssignment,
 )
-from referral_api.services import directory, search
+from referral_api.services import search, search_index
 from referral_api.services.actors import Actor
 
 # Far-apart anchors: (lat, lng, region code or None, country).
@@ -55,7 +55,7 @@ query = st.tuples(
 
 
 def build(session, sites) -> Organization:
-    owner = None
+    owner, services = None, []
     for anchor, dlat, dlng, confidential, types, age_max, genders, beds in sites:
         org = Organization(name=f"Org {uuid.uuid4().hex[:6]}", type="ngo", region_code="31.71")
         session.add(org)
@@ -70,7 +70,7 @@ def build(session, sites) -> Organization:
             longitude=anchor[1] + dlng,
             confidential=confidential and anchor[2] is not None,
         )
-        directory._mask(session, location)
+        search_index.mask_location(session, location)
         service = Service(
             organization_id=org.id,
             name="Service",
@@ -84,7 +84,9 @@ def build(session, sites) -> Organization:
         )
         service.locations = [location]
         session.add_all([location, service])
+        services.append(service)
     session.flush()
+    search_index.reindex(session, service_ids=[s.id for s in services])
     return owner
 
 
@@ -182,3 +184,23 @@ def test_sphere_approximation_stays_within_tolerance(a, b) -> None:
     exact = search.geodesic_km(*a, *b)
     approx = search.haversine_km(*a, *b)
     assert abs(exact - approx) <= search.SPHERE_TOLERANCE * exact + 1e-9
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    lat=st.floats(-60, 60),
+    lng=st.floats(-170, 170),
+    radius=st.floats(0.1, 3000),
+    u=st.floats(0, 1),
+    v=st.floats(0, 1),
+)
+def test_cell_ranges_cover_the_box(lat, lng, radius, u, v) -> None:
+    box = search.bounding_box(search.Origin(lat, lng, "point"), radius)
+    if box is None:
+        return
+    point_lat = box[0] + u * (box[1] - box[0])
+    point_lng = box[2] + v * (box[3] - box[2])
+    row, col = search_index.cell_of(point_lat, point_lng)
+    rows, first, last = search_index.box_cells(box)
+    assert row in rows
+    assert first <= col <= last

@@ -131,3 +131,18 @@ def test_demo_seed_is_audited_and_chain_intact(demo_session) -> None:
     assert verdict.ok
     actions = set(demo_session.scalars(select(AuditEvent.action).distinct()))
     assert {"seed.reference", "organization.create", "location.create", "service.create"} <= actions
+
+
+def test_seed_backfills_an_empty_search_index(demo_url, demo_session) -> None:
+    from sqlalchemy import delete
+
+    from referral_api.models import SearchEntry
+
+    before = count(demo_session, select(SearchEntry))
+    assert before >= 150
+    demo_session.execute(delete(SearchEntry))
+    demo_session.commit()
+    result = CliRunner().invoke(main, ["seed"], env={"DATABASE_URL": demo_url})
+    assert result.exit_code == 0
+    assert f"created {before} search entries" in result.output
+    assert count(demo_session, select(SearchEntry)) == before

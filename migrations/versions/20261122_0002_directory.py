@@ -90,12 +90,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_locations")),
     )
     with op.batch_alter_table("locations", schema=None) as batch_op:
-        batch_op.create_index("ix_locations_lat_lng", ["latitude", "longitude"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_locations_organization_id"), ["organization_id"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_locations_region_code"), ["region_code"], unique=False)
-        batch_op.create_index(batch_op.f("ix_locations_status"), ["status"], unique=False)
 
     op.create_table(
         "services",
@@ -136,7 +134,6 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_services_organization_id"), ["organization_id"], unique=False
         )
-        batch_op.create_index(batch_op.f("ix_services_status"), ["status"], unique=False)
 
     op.create_table(
         "service_coverage",
@@ -224,7 +221,6 @@ def upgrade() -> None:
         )
         batch_op.add_column(sa.Column("verified_at", UTCDateTime(), nullable=True))
         batch_op.add_column(sa.Column("verified_by", sa.Uuid(), nullable=True))
-        batch_op.create_index(batch_op.f("ix_organizations_status"), ["status"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_organizations_verified_at"), ["verified_at"], unique=False
         )
@@ -248,7 +244,6 @@ def downgrade() -> None:
             batch_op.f("fk_organizations_region_code_regions"), type_="foreignkey"
         )
         batch_op.drop_index(batch_op.f("ix_organizations_verified_at"))
-        batch_op.drop_index(batch_op.f("ix_organizations_status"))
         batch_op.drop_column("verified_by")
         batch_op.drop_column("verified_at")
         batch_op.drop_column("demo")
@@ -275,15 +270,12 @@ def downgrade() -> None:
 
     op.drop_table("service_coverage")
     with op.batch_alter_table("services", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_services_status"))
         batch_op.drop_index(batch_op.f("ix_services_organization_id"))
 
     op.drop_table("services")
     with op.batch_alter_table("locations", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_locations_status"))
         batch_op.drop_index(batch_op.f("ix_locations_region_code"))
         batch_op.drop_index(batch_op.f("ix_locations_organization_id"))
-        batch_op.drop_index("ix_locations_lat_lng")
 
     op.drop_table("locations")
     op.drop_table("service_types")

@@ -12,7 +12,6 @@ from sqlalchemy import (
     Column,
     Float,
     ForeignKey,
-    Index,
     Integer,
     String,
     Table,
@@ -65,7 +64,7 @@ class Organization(Base):
     phones: Mapped[list[str]] = mapped_column(JSONType, default=list)
     hotlines: Mapped[list[str]] = mapped_column(JSONType, default=list)
     languages: Mapped[list[str]] = mapped_column(JSONType, default=list)
-    status: Mapped[str] = mapped_column(String(20), default="active", index=True)
+    status: Mapped[str] = mapped_column(String(20), default="active")
     demo: Mapped[bool] = mapped_column(Boolean, default=False)
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     # The principal who checked the entry (a plain id: principals also point at organizations).
@@ -79,8 +78,6 @@ class Location(Base):
     __table_args__ = (
         CheckConstraint("latitude BETWEEN -90 AND 90", name="latitude_range"),
         CheckConstraint("longitude BETWEEN -180 AND 180", name="longitude_range"),
-        Index("ix_locations_lat_lng", "latitude", "longitude"),
-        Index("ix_locations_masked_lat_lng", "masked_latitude", "masked_longitude"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
@@ -93,15 +90,15 @@ class Location(Base):
     longitude: Mapped[float | None] = mapped_column(Float)
     confidential: Mapped[bool] = mapped_column(Boolean, default=False)
     # Where the site is for callers outside its organization: the real point, or for a
-    # confidential site its regency's centroid. Searches measure distance from here.
+    # confidential site its regency's centroid. Searches measure their distance from here.
     masked_latitude: Mapped[float | None] = mapped_column(Float)
     masked_longitude: Mapped[float | None] = mapped_column(Float)
-    status: Mapped[str] = mapped_column(String(20), default="active", index=True)
+    status: Mapped[str] = mapped_column(String(20), default="active")
     demo: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
-    organization: Mapped[Organization] = relationship(lazy="joined", innerjoin=True)
+    organization: Mapped[Organization] = relationship()
 
 
 class Service(Base):
@@ -130,7 +127,7 @@ class Service(Base):
     beds_total: Mapped[int | None] = mapped_column(Integer)
     beds_available: Mapped[int | None] = mapped_column(Integer)
     capacity_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    status: Mapped[str] = mapped_column(String(20), default="active", index=True)
+    status: Mapped[str] = mapped_column(String(20), default="active")
     demo: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

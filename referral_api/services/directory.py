@@ -23,7 +23,7 @@ from ..models import (
 )
 from ..models.base import utcnow
 from ..vocabularies import NATIONAL
-from . import audit, regions
+from . import audit, regions, search_index
 from .actors import Actor
 from .pagination import Page, paginate
 
@@ -228,6 +228,10 @@ def update_organization(
     authorize_write(actor, organization.id)
     changed = _apply(organization, data)
     _validate_organization(session, organization)
+    if "status" in changed:
+        search_index.reindex(
+            session, service_ids=search_index.services_of(session, organization_id=organization.id)
+        )
     if changed:
         session.flush()
         audit.record(
@@ -338,21 +342,6 @@ def _validate_location(session: Session, location: Location) -> None:
     _raise_if(errors)
 
 
-def _mask(session: Session, location: Location) -> None:
-    """Place the site for outsiders: itself, or if confidential its regency's centroid."""
-    if not location.confidential:
-        location.masked_latitude, location.masked_longitude = location.latitude, location.longitude
-        return
-    # A confidential site abroad has no regency to stand in for it: it is not placed at all.
-    centroid = location.region_code and regions.centroid(
-        session, regions.regency_of(location.region_code)
-    )
-    if not centroid:
-        location.masked_latitude = location.masked_longitude = None
-    else:
-        location.masked_latitude, location.masked_longitude = centroid.latitude, centroid.longitude
-
-
 def create_location(
     session: Session, *, actor: Actor, data: Mapping[str, Any], demo: bool = False
 ) -> Location:
@@ -362,7 +351,7 @@ def create_location(
     location = Location(**data, demo=demo, status="active")
     location.country = location.country or "ID"
     _validate_location(session, location)
-    _mask(session, location)
+    search_index.mask_location(session, location)
     session.add(location)
     session.flush()
     audit.record(
@@ -382,14 +371,13 @@ def update_location(
     """Change some fields of a location."""
     location = get_location(session, actor=actor, location_id=location_id)
     authorize_write(actor, location.organization_id)
-    if "organization_id" in data and data["organization_id"] != location.organization_id:
-        raise ValidationFailed(
-            {"organization_id": "A location cannot move to another organization."}
-        )
     changed = _apply(location, data)
     _validate_location(session, location)
-    _mask(session, location)
+    search_index.mask_location(session, location)
     if changed:
+        search_index.reindex(
+            session, service_ids=search_index.services_at(session, location_id=location.id)
+        )
         session.flush()
         audit.record(
             session,
@@ -548,6 +536,7 @@ def create_service(
     _raise_if(errors)
     session.add(service)
     session.flush()
+    search_index.reindex(session, service_ids=[service.id])
     audit.record(
         session,
         actor=actor,
@@ -565,10 +554,6 @@ def update_service(
     """Change some fields of a service (capacity changes stamp capacity_updated_at)."""
     service = get_service(session, service_id=service_id)
     authorize_write(actor, service.organization_id)
-    if "organization_id" in data and data["organization_id"] != service.organization_id:
-        raise ValidationFailed(
-            {"organization_id": "A service cannot move to another organization."}
-        )
     changed = _apply(service, _service_values(data))
     errors: dict[str, str] = {}
     changed += _set_links(session, service, data, errors)
@@ -577,6 +562,7 @@ def update_service(
     if {"beds_total", "beds_available"} & set(changed):
         service.capacity_updated_at = utcnow()
     if changed:
+        search_index.reindex(session, service_ids=[service.id])
         session.flush()
         audit.record(
             session,

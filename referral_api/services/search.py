@@ -10,12 +10,13 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from geopy.distance import geodesic
-from sqlalchemy import Select, String, and_, cast, false, or_, select
+from geographiclib.geodesic import Geodesic as GeodesicSolver
+from geopy.distance import ELLIPSOIDS
+from sqlalchemy import Select, String, and_, cast, or_, select, true, type_coerce
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -23,16 +24,19 @@ from ..errors import ValidationFailed
 from ..models import (
     Location,
     Organization,
+    SearchEntry,
     Service,
     ServiceCoverage,
     ServiceTypeAssignment,
     service_locations,
 )
-from . import directory, regions
+from . import directory, regions, search_index
 from .actors import Actor
 from .pagination import Page, paginate
 
 EARTH_RADIUS_KM = 6371.0088
+# geopy's own solver for `geodesic(...).km`: semi-major axis in km, flattening.
+_WGS84 = GeodesicSolver(ELLIPSOIDS["WGS-84"][0], ELLIPSOIDS["WGS-84"][2])
 # Half the circumference: no two points on Earth are farther apart than this.
 MAX_DISTANCE_KM = 20_004.0
 # A spherical (haversine) distance is within 0.6 % of the WGS-84 geodesic; 1 % is safe.
@@ -67,13 +71,16 @@ def _json_list_contains(column: Any, value: str) -> ColumnElement[bool]:
 def filter_clauses(session: Session, actor: Actor, filters: Filters) -> list[ColumnElement[bool]]:
     """SQL conditions on Service (joined to its Organization) for the filters."""
     clauses: list[ColumnElement[bool]] = []
+    # Correlated EXISTS rather than IN (subquery): planners then start from the
+    # services already narrowed down (by location, in the nearest search).
     if filters.service_types:
         clauses.append(
-            Service.id.in_(
-                select(ServiceTypeAssignment.service_id).where(
-                    ServiceTypeAssignment.service_type.in_(list(filters.service_types))
-                )
+            select(ServiceTypeAssignment.service_id)
+            .where(
+                ServiceTypeAssignment.service_id == Service.id,
+                ServiceTypeAssignment.service_type.in_(list(filters.service_types)),
             )
+            .exists()
         )
     if filters.region:
         clauses.append(serves_region(session, actor, filters.region))
@@ -112,18 +119,20 @@ def serves_region(session: Session, actor: Actor, region: str) -> ColumnElement[
     """SQL: the service covers the region or one of its ancestors, or is given inside it."""
     regions.require(session, region)
     covered = select(ServiceCoverage.service_id).where(
-        ServiceCoverage.region_code.in_(regions.ancestors_of(region))
+        ServiceCoverage.service_id == Service.id,
+        ServiceCoverage.region_code.in_(regions.ancestors_of(region)),
     )
     given_inside = (
         select(service_locations.c.service_id)
         .join(Location, Location.id == service_locations.c.location_id)
         .where(
+            service_locations.c.service_id == Service.id,
             Location.status == "active",
             directory.location_visibility(actor),
             regions.within(directory.visible_region_expr(actor), region),
         )
     )
-    return or_(Service.id.in_(covered), Service.id.in_(given_inside))
+    return or_(covered.exists(), given_inside.exists())
 
 
 def list_services(
@@ -206,7 +215,9 @@ def haversine_km(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
 
 
 def geodesic_km(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
-    return float(geodesic((lat1, lng1), (lat2, lng2)).km)
+    """WGS-84 geodesic distance: what geopy's `geodesic(...).km` computes, without its
+    argument parsing (geographiclib's inverse problem, asking for the distance only)."""
+    return float(_WGS84.Inverse(lat1, lng1, lat2, lng2, GeodesicSolver.DISTANCE)["s12"])
 
 
 def bounding_box(origin: Origin, radius_km: float) -> tuple[float, float, float, float] | None:
@@ -224,53 +235,91 @@ def bounding_box(origin: Origin, radius_km: float) -> tuple[float, float, float,
     return lat_min, lat_max, lng_min, lng_max
 
 
-def _candidate_queries(
-    session: Session, actor: Actor, filters: Filters
-) -> list[tuple[Select[Any], Any, Any]]:
-    """(query, latitude column, longitude column) per coordinate system the actor sees."""
-    base = (
-        select(Location.id, Service.id)
-        .select_from(Location)
-        .join(service_locations, service_locations.c.location_id == Location.id)
-        .join(Service, Service.id == service_locations.c.service_id)
-        .join(Organization, Organization.id == Service.organization_id)
-        .where(
-            Location.status == "active",
-            Service.status == "active",
-            Organization.status == "active",
-            *filter_clauses(session, actor, filters),
-        )
-    )
+@dataclass(frozen=True)
+class _Scope:
+    """Which index entries a search looks at, and in which coordinates."""
+
+    where: ColumnElement[bool]
+    row: Any
+    col: Any
+    latitude: Any
+    longitude: Any
+
+
+_REAL = (SearchEntry.real_row, SearchEntry.real_col, SearchEntry.latitude, SearchEntry.longitude)
+_MASKED = (
+    SearchEntry.cell_row,
+    SearchEntry.cell_col,
+    SearchEntry.masked_latitude,
+    SearchEntry.masked_longitude,
+)
+
+
+def _scopes(actor: Actor) -> list[_Scope]:
+    """Admins see real sites; everyone else the masked ones, except their own org's."""
     if actor.is_admin:
-        return [(base, Location.latitude, Location.longitude)]
-    outsider_view = directory.location_visibility(actor)
-    own_sites = false()
-    if actor.organization_id is not None:
-        own_sites = and_(
-            Location.confidential.is_(True), Location.organization_id == actor.organization_id
+        return [_Scope(true(), *_REAL)]
+    if not directory.may_know_confidential(actor):
+        return [_Scope(SearchEntry.confidential.is_(False), *_MASKED)]
+    if actor.organization_id is None:
+        return [_Scope(true(), *_MASKED)]
+    own_sites = and_(
+        SearchEntry.confidential.is_(True), SearchEntry.organization_id == actor.organization_id
+    )
+    return [_Scope(~own_sites, *_MASKED), _Scope(own_sites, *_REAL)]
+
+
+def _filter_conditions(
+    session: Session, actor: Actor, filters: Filters
+) -> list[ColumnElement[bool]]:
+    """Index conditions: the type bit mask, then the other filters on the service."""
+    conditions: list[ColumnElement[bool]] = []
+    if filters.service_types:
+        mask = search_index.type_mask(filters.service_types)
+        conditions.append(SearchEntry.type_mask.op("&")(mask) != 0)
+    other = filter_clauses(session, actor, replace(filters, service_types=()))
+    if other:
+        conditions.append(
+            select(Service.id)
+            .join(Organization, Organization.id == Service.organization_id)
+            .where(Service.id == SearchEntry.service_id, *other)
+            .exists()
         )
-    queries = [
-        (
-            base.where(outsider_view, ~own_sites),
-            Location.masked_latitude,
-            Location.masked_longitude,
-        )
-    ]
-    if actor.organization_id is not None:
-        queries.append((base.where(own_sites), Location.latitude, Location.longitude))
-    return queries
+    return conditions
+
+
+def _box_condition(
+    scope: _Scope, box: tuple[float, float, float, float] | None
+) -> ColumnElement[bool]:
+    """`row IN (...) AND col BETWEEN ...`: one index range per grid row, then the box."""
+    if box is None:
+        return scope.row.is_not(None)
+    rows, first, last = search_index.box_cells(box)
+    return and_(
+        scope.row.in_(rows),
+        scope.col.between(first, last),
+        scope.latitude.between(box[0], box[1]),
+        scope.longitude.between(box[2], box[3]),
+    )
 
 
 def _candidates(
     session: Session,
-    queries: list[tuple[Select[Any], Any, Any]],
+    scopes: list[_Scope],
+    conditions: list[ColumnElement[bool]],
     box: tuple[float, float, float, float] | None,
 ) -> list[tuple[str, str, float, float]]:
+    """Service-at-location entries inside the box, with the coordinates the actor sees."""
     rows: list[tuple[str, str, float, float]] = []
-    for query, lat, lng in queries:
-        stmt = query.add_columns(lat, lng).where(lat.is_not(None))
-        if box is not None:
-            stmt = stmt.where(lat.between(box[0], box[1]), lng.between(box[2], box[3]))
+    for scope in scopes:
+        stmt = select(
+            type_coerce(SearchEntry.location_id, String),
+            type_coerce(SearchEntry.service_id, String),
+            scope.latitude,
+            scope.longitude,
+        ).where(scope.where, _box_condition(scope, box), *conditions)
+        # Ids as text: SQLite gives them so already, and no UUID objects are built for
+        # rows that will not make the top k (PostgreSQL's driver still returns UUIDs).
         rows += [(str(a), str(b), c, d) for a, b, c, d in session.execute(stmt)]
     return rows
 
@@ -307,11 +356,12 @@ def nearest(
     radius_km: float | None,
 ) -> NearestResult:
     """The `limit` nearest service-at-location entries, nearest first."""
-    queries = _candidate_queries(session, actor, filters)
+    scopes = _scopes(actor)
+    conditions = _filter_conditions(session, actor, filters)
     ceiling = min(radius_km, MAX_DISTANCE_KM) if radius_km is not None else MAX_DISTANCE_KM
     radius = min(FIRST_RADIUS_KM, ceiling)
     while True:
-        rows = _candidates(session, queries, bounding_box(origin, radius))
+        rows = _candidates(session, scopes, conditions, bounding_box(origin, radius))
         hits, enough = _top_k(origin, rows, limit, radius)
         if enough or radius >= ceiling:
             break
@@ -319,20 +369,20 @@ def nearest(
     return NearestResult(origin, _present(session, actor, hits))
 
 
-def _by_id(session: Session, model: Any, ids: set[str]) -> dict[str, Any]:
-    rows = session.scalars(select(model).where(model.id.in_([uuid.UUID(i) for i in ids])))
-    return {str(row.id): row for row in rows}
-
-
 def _present(session: Session, actor: Actor, hits: list[_Hit]) -> list[NearestItem]:
-    services = _by_id(session, Service, {h.service_id for h in hits})
-    locations = _by_id(session, Location, {h.location_id for h in hits})
-    return [
-        NearestItem(
-            distance_km=round(hit.distance_km, 1),
-            organization=services[hit.service_id].organization,
-            service=directory.view_service(actor, services[hit.service_id]),
-            location=directory.view_location(actor, locations[hit.location_id]),
+    ids = [uuid.UUID(i) for i in {h.service_id for h in hits}]
+    services = {s.id: s for s in session.scalars(select(Service).where(Service.id.in_(ids)))}
+    items = []
+    for hit in hits:
+        service = services[uuid.UUID(hit.service_id)]
+        location_id = uuid.UUID(hit.location_id)
+        location = next(loc for loc in service.locations if loc.id == location_id)
+        items.append(
+            NearestItem(
+                distance_km=round(hit.distance_km, 1),
+                organization=service.organization,
+                service=directory.view_service(actor, service),
+                location=directory.view_location(actor, location),
+            )
         )
-        for hit in hits
-    ]
+    return items

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from ..models import Organization, OrganizationType, Role, ServiceType
 from ..vocabularies import ORGANIZATION_TYPES, SERVICE_TYPES
-from . import audit, directory, principals, regions
+from . import audit, directory, principals, regions, search_index
 from .actors import Actor
 
 DEMO_DIRECTORY = regions.SEED_DIR / "demo_directory.json"
@@ -67,6 +67,8 @@ def seed(session: Session, *, demo: bool = False) -> SeedReport:
         )
     if demo:
         _seed_demo_directory(session, report)
+    indexed = search_index.backfill(session)
+    report.add("search entries", indexed)
     return report
 
 

@@ -1,0 +1,319 @@
+"""Benchmark nearest-service search through the whole Flask stack against a naive scan.
+
+    python bench/nearest.py --sizes 10000,100000 --queries 500 \
+        --database-url sqlite:///instance/bench.sqlite3 --json bench/results/nearest-sqlite.json
+
+For each size it builds a synthetic directory in a database of its own (a SQLite file
+next to the one named, or a new PostgreSQL database on the server named, dropped
+afterwards), clustered around regency centroids, then runs the same random queries
+(a) as HTTP requests through the Flask test client and (b) as a naive full scan
+computing a geopy geodesic distance to every location (first 10 queries only: it takes
+seconds per query at 100k).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from geopy.distance import geodesic
+from sqlalchemy import insert, make_url, select, text
+from sqlalchemy.orm import Session
+
+from referral_api import create_app, migrate
+from referral_api.config import DEMO_SECRET_KEY, Config
+from referral_api.db import make_engine
+from referral_api.models import (
+    Location,
+    Organization,
+    Region,
+    Service,
+    ServiceCoverage,
+    ServiceTypeAssignment,
+    service_locations,
+)
+from referral_api.models.base import utcnow
+from referral_api.services import principals, search_index, seeding
+from referral_api.services.actors import Actor
+from referral_api.vocabularies import SERVICE_TYPE_CODES
+
+NAIVE_QUERIES = 10
+SERVICE_TYPES = sorted(SERVICE_TYPE_CODES)
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))
+    return ordered[index]
+
+
+def fresh_database(base_url: str, size: int) -> tuple[str, Any]:
+    """A new empty database for one size, and a function that removes it."""
+    url = make_url(base_url)
+    if url.get_backend_name() == "sqlite":
+        path = Path(url.database or "bench.sqlite3")
+        target = path.with_name(f"{path.stem}-{size}{path.suffix or '.sqlite3'}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(target) + suffix).unlink(missing_ok=True)
+        return f"sqlite:///{target}", lambda: None
+    name = f"referral_bench_{size}_{os.getpid()}"
+    admin = make_engine(url.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return url.set(database=name).render_as_string(hide_password=False), drop
+
+
+def build_directory(url: str, size: int, rng: random.Random) -> list[tuple[float, float]]:
+    """Migrate, seed the regions, then bulk-load `size` locations with one service each."""
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    with Session(engine) as session, session.begin():
+        seeding.seed(session)
+        centroids = [
+            (r.code, r.latitude, r.longitude)
+            for r in session.scalars(
+                select(Region).where(Region.level == "regency", Region.latitude.is_not(None))
+            )
+        ]
+        now = utcnow()
+        orgs = [
+            {
+                "id": uuid.uuid4(),
+                "name": f"Bench org {i}",
+                "type": "ngo",
+                "region_code": rng.choice(centroids)[0],
+                "aliases": [],
+                "phones": [],
+                "hotlines": [],
+                "languages": ["id"],
+                "status": "active",
+                "demo": True,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for i in range(max(1, size // 5))
+        ]
+        session.execute(insert(Organization), orgs)
+        for start in range(0, size, 5000):
+            batch = range(start, min(size, start + 5000))
+            locations, services, links, types, coverage = [], [], [], [], []
+            for i in batch:
+                code, clat, clng = rng.choice(centroids)
+                lat, lng = clat + rng.gauss(0, 0.12), clng + rng.gauss(0, 0.12)
+                confidential = rng.random() < 0.05
+                org = orgs[i % len(orgs)]["id"]
+                location_id, service_id = uuid.uuid4(), uuid.uuid4()
+                locations.append(
+                    {
+                        "id": location_id,
+                        "organization_id": org,
+                        "name": f"Site {i}",
+                        "address": f"Jl. Uji No. {i}",
+                        "region_code": code,
+                        "country": "ID",
+                        "latitude": lat,
+                        "longitude": lng,
+                        "masked_latitude": clat if confidential else lat,
+                        "masked_longitude": clng if confidential else lng,
+                        "confidential": confidential,
+                        "status": "active",
+                        "demo": True,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
+                age_min = rng.choice([None, None, 0, 6, 18])
+                services.append(
+                    {
+                        "id": service_id,
+                        "organization_id": org,
+                        "name": f"Service {i}",
+                        "age_min": age_min,
+                        "age_max": rng.choice([None, 17]) if age_min != 18 else None,
+                        "genders": rng.choice([[], [], ["female"]]),
+                        "languages": ["id"],
+                        "fees": "free",
+                        "status": "active",
+                        "demo": True,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
+                links.append({"service_id": service_id, "location_id": location_id})
+                for service_type in rng.sample(SERVICE_TYPES, rng.randint(1, 3)):
+                    types.append({"service_id": service_id, "service_type": service_type})
+                coverage.append({"service_id": service_id, "region_code": code[:2]})
+            session.execute(insert(Location), locations)
+            session.execute(insert(Service), services)
+            session.execute(insert(service_locations), links)
+            session.execute(insert(ServiceTypeAssignment), types)
+            session.execute(insert(ServiceCoverage), coverage)
+        search_index.rebuild(session)
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.execute(text("ANALYZE"))
+            conn.commit()
+    else:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("ANALYZE")
+    engine.dispose()
+    return [(lat, lng) for _, lat, lng in centroids]
+
+
+def make_queries(centroids: list[tuple[float, float]], n: int, rng: random.Random) -> list[dict]:
+    queries = []
+    for _ in range(n):
+        lat, lng = rng.choice(centroids)
+        query: dict[str, Any] = {
+            "lat": round(lat + rng.uniform(-0.3, 0.3), 5),
+            "lng": round(lng + rng.uniform(-0.3, 0.3), 5),
+            "limit": 10,
+        }
+        if rng.random() < 0.5:
+            query["service_type"] = rng.choice(SERVICE_TYPES)
+        queries.append(query)
+    return queries
+
+
+def caseworker(url: str) -> tuple[str, Any]:
+    """A caseworker token of one of the organizations, and that organization's id."""
+    engine = make_engine(url)
+    with Session(engine) as session, session.begin():
+        org_id = session.scalars(select(Organization.id).limit(1)).one()
+        _, token = principals.create_token(
+            session, actor=Actor.system(), role="caseworker", name="bench", organization_id=org_id
+        )
+    engine.dispose()
+    return token, org_id
+
+
+def run_api(url: str, queries: list[dict], token: str) -> tuple[list[float], list[list]]:
+    app = create_app(Config(database_url=url, secret_key=DEMO_SECRET_KEY, log_level="WARNING"))
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    for query in queries[:20]:  # warm-up: connections, caches
+        client.get("/api/v1/services/nearest", query_string=query, headers=headers)
+    times, answers = [], []
+    for query in queries:
+        started = time.perf_counter()
+        response = client.get("/api/v1/services/nearest", query_string=query, headers=headers)
+        times.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200, response.get_json()
+        answers.append(
+            [(i["location"]["id"], i["service"]["id"]) for i in response.get_json()["items"]]
+        )
+    return times, answers
+
+
+def run_naive(url: str, queries: list[dict], org_id: Any) -> tuple[list[float], list[list]]:
+    """Fetch every matching service-at-location and compute geopy geodesic to each."""
+    engine = make_engine(url)
+    times, answers = [], []
+    with Session(engine) as session:
+        for query in queries:
+            started = time.perf_counter()
+            stmt = (
+                select(
+                    Location.id,
+                    Service.id,
+                    Location.latitude,
+                    Location.longitude,
+                    Location.masked_latitude,
+                    Location.masked_longitude,
+                    Location.confidential,
+                    Location.organization_id,
+                )
+                .join(service_locations, service_locations.c.location_id == Location.id)
+                .join(Service, Service.id == service_locations.c.service_id)
+            )
+            if "service_type" in query:
+                stmt = stmt.join(
+                    ServiceTypeAssignment, ServiceTypeAssignment.service_id == Service.id
+                ).where(ServiceTypeAssignment.service_type == query["service_type"])
+            origin = (query["lat"], query["lng"])
+            scored = []
+            for loc, svc, lat, lng, mlat, mlng, confidential, owner in session.execute(stmt):
+                point = (mlat, mlng) if confidential and owner != org_id else (lat, lng)
+                scored.append((geodesic(origin, point).km, str(loc), str(svc)))
+            scored.sort()
+            times.append((time.perf_counter() - started) * 1000)
+            answers.append([(loc, svc) for _, loc, svc in scored[: query["limit"]]])
+    engine.dispose()
+    return times, answers
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--queries", type=int, default=500)
+    parser.add_argument("--database-url", default="sqlite:///instance/bench-nearest.sqlite3")
+    parser.add_argument("--json", dest="json_path", help="write the results here")
+    parser.add_argument("--seed", type=int, default=20261122)
+    args = parser.parse_args(argv)
+
+    results = []
+    for size in (int(s) for s in args.sizes.split(",")):
+        rng = random.Random(args.seed + size)
+        url, drop = fresh_database(args.database_url, size)
+        try:
+            started = time.perf_counter()
+            centroids = build_directory(url, size, rng)
+            build_s = time.perf_counter() - started
+            queries = make_queries(centroids, args.queries, rng)
+            token, org_id = caseworker(url)
+            api_ms, api_answers = run_api(url, queries, token)
+            naive_ms, naive_answers = run_naive(url, queries[:NAIVE_QUERIES], org_id)
+        finally:
+            drop()
+        agree = all(a == b for a, b in zip(api_answers, naive_answers, strict=False))
+        p50 = statistics.median(api_ms)
+        naive_p50 = statistics.median(naive_ms)
+        result = {
+            "size": size,
+            "database": make_url(url).get_backend_name(),
+            "queries": len(queries),
+            "p50_ms": round(p50, 2),
+            "p95_ms": round(percentile(api_ms, 95), 2),
+            "p99_ms": round(percentile(api_ms, 99), 2),
+            "naive_queries": len(naive_ms),
+            "naive_p50_ms": round(naive_p50, 1),
+            "naive_p95_ms": round(percentile(naive_ms, 95), 1),
+            "speedup": round(naive_p50 / p50, 1),
+            "naive_results_agree": agree,
+            "build_s": round(build_s, 1),
+        }
+        results.append(result)
+        print(json.dumps(result), flush=True)
+    if len(results) >= 2:
+        growth = results[-1]["p95_ms"] / results[0]["p95_ms"]
+        print(f"p95 growth {results[0]['size']} -> {results[-1]['size']}: {growth:.2f}x")
+    report = {
+        "benchmark": "nearest",
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "results": results,
+    }
+    if args.json_path:
+        Path(args.json_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json_path).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return 0 if all(r["naive_results_agree"] for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
