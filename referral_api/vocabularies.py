@@ -339,3 +339,43 @@ LOCATION_STATUSES = ("active", "inactive")
 GENDERS = ("female", "male", "transgender_nonconforming", "unknown")
 REGION_LEVELS = ("country", "province", "regency", "district")
 NATIONAL = "ID"
+
+# -- referrals ------------------------------------------------------------------------------
+REFERRAL_KINDS = ("referral", "transfer")
+RISK_LEVELS = ("high", "medium", "low")
+WORKER_ROLES = (
+    "broker",
+    "mediator",
+    "facilitator",
+    "advocate",
+    "protector",
+    "motivator",
+    "educator",
+    "companion",
+)
+CONSENT_BASES = ("informed_consent", "guardian_consent", "legal_obligation", "vital_interest")
+# Bases that stand in for the client's own consent when the client is a child (UU PDP Pasal 25).
+CHILD_CONSENT_BASES = ("guardian_consent", "legal_obligation", "vital_interest")
+CONSENT_METHODS = ("written", "verbal", "recorded")
+EXPLOITATION_TYPES = (
+    "sexual",
+    "labour",
+    "domestic_servitude",
+    "forced_criminality",
+    "forced_begging",
+    "forced_marriage",
+    "organ_removal",
+    "online_scam_compound",
+    "other",
+)
+STATUS_REASONS = (
+    "no_capacity",
+    "not_eligible",
+    "out_of_area",
+    "client_unreachable",
+    "client_declined",
+    "duplicate",
+    "other",
+)
+# Service types whose service must start within REFERRAL_API_START_DAYS (UU 21/2007).
+START_DEADLINE_TYPES = ("social_rehabilitation", "repatriation", "reintegration")

@@ -11,19 +11,26 @@ from .organization import (
     service_locations,
 )
 from .principal import Principal, Role
+from .referral import Case, IdempotencyKey, Referral, ReferralEvent
 from .region import OrganizationType, Region, ServiceType
+from .search import SearchEntry
 
 __all__ = [
     "GENESIS_HASH",
     "AuditEvent",
     "AuditHead",
     "Base",
+    "Case",
+    "IdempotencyKey",
     "Location",
     "Organization",
     "OrganizationType",
     "Principal",
+    "Referral",
+    "ReferralEvent",
     "Region",
     "Role",
+    "SearchEntry",
     "Service",
     "ServiceCoverage",
     "ServiceType",

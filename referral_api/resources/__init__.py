@@ -62,9 +62,31 @@ def register_resources(app: Flask) -> None:
         },
     )
     api.init_app(app)
-    from . import audit, locations, me, ops, organizations, regions, services, tokens
+    from . import (
+        audit,
+        cases,
+        locations,
+        me,
+        ops,
+        organizations,
+        referrals,
+        regions,
+        services,
+        tokens,
+    )
 
-    for module in (ops, me, tokens, regions, organizations, services, locations, audit):
+    for module in (
+        ops,
+        me,
+        tokens,
+        regions,
+        organizations,
+        services,
+        locations,
+        referrals,
+        cases,
+        audit,
+    ):
         api.register_blueprint(module.blp)
     app.register_blueprint(
         get_swaggerui_blueprint(

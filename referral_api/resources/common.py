@@ -6,12 +6,13 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import request
+from flask import current_app, request
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from ..security import require_role
 from ..services.pagination import Page
+from ..services.referrals import Settings
 
 
 def authenticated(blp: Blueprint, *roles: str) -> Callable[[Any], Any]:
@@ -25,6 +26,13 @@ def authenticated(blp: Blueprint, *roles: str) -> Callable[[Any], Any]:
         return blp.doc(security=[{"bearerAuth": []}])(view)
 
     return decorator
+
+
+def referral_settings() -> Settings:
+    config = current_app.config["REFERRAL_API"]
+    return Settings(
+        secret_key=config.secret_key, ack_hours=config.ack_hours, start_days=config.start_days
+    )
 
 
 def query_args(blp: Blueprint, schema: Any) -> Callable[[Any], Any]:

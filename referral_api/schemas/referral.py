@@ -1,0 +1,196 @@
+"""Referral, case and transition shapes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from ..models.referral import REFERRAL_STATUSES
+from ..vocabularies import (
+    CONSENT_BASES,
+    CONSENT_METHODS,
+    EXPLOITATION_TYPES,
+    GENDERS,
+    REFERRAL_KINDS,
+    RISK_LEVELS,
+    SERVICE_TYPE_CODES,
+    STATUS_REASONS,
+    WORKER_ROLES,
+)
+from .common import PageSchema, PaginationArgsSchema, Timestamp
+from .directory import _codes, _country, _language
+
+
+class ClientSchema(Schema):
+    """The client profile: encrypted at rest, shown only to parties of the case."""
+
+    alias = fields.String(allow_none=True, validate=validate.Length(min=1, max=60))
+    initials = fields.String(allow_none=True, validate=validate.Length(min=1, max=10))
+    age = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=130))
+    birth_year = fields.Integer(allow_none=True, validate=validate.Range(min=1900, max=2100))
+    gender = fields.String(required=True, validate=validate.OneOf(GENDERS))
+    nationality = fields.String(allow_none=True, validate=_country)
+    languages = fields.List(fields.String(validate=_language), load_default=list)
+    disabilities = fields.List(fields.String(validate=validate.Length(max=100)), load_default=list)
+    exploitation_types = fields.List(
+        fields.String(validate=validate.OneOf(EXPLOITATION_TYPES)), load_default=list
+    )
+    needs = fields.List(
+        fields.String(validate=_codes(SERVICE_TYPE_CODES, "service type")), load_default=list
+    )
+
+    @validates_schema
+    def _identity_and_age(self, data: dict[str, Any], **_: Any) -> None:
+        if not data.get("alias") and not data.get("initials"):
+            raise ValidationError("Give an alias or initials (never a full name).", "alias")
+        if data.get("age") is None and data.get("birth_year") is None:
+            raise ValidationError(
+                "Give the age or the birth year: consent rules depend on it.", "age"
+            )
+
+
+class NewCaseSchema(Schema):
+    reference = fields.String(validate=validate.Length(max=100), allow_none=True)
+    client = fields.Nested(ClientSchema, required=True)
+
+
+class ConsentSchema(Schema):
+    basis = fields.String(required=True, validate=validate.OneOf(CONSENT_BASES))
+    obtained_by = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    obtained_at = fields.AwareDateTime(required=True)
+    method = fields.String(required=True, validate=validate.OneOf(CONSENT_METHODS))
+    scope = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+    justification = fields.String(allow_none=True, validate=validate.Length(max=2000))
+
+
+class ReferralCreateSchema(Schema):
+    case_id = fields.UUID(allow_none=True)
+    case = fields.Nested(NewCaseSchema, allow_none=True)
+    parent_referral_id = fields.UUID(allow_none=True)
+    kind = fields.String(load_default="referral", validate=validate.OneOf(REFERRAL_KINDS))
+    to_organization_id = fields.UUID(required=True)
+    to_service_id = fields.UUID(allow_none=True)
+    service_type = fields.String(required=True, validate=_codes(SERVICE_TYPE_CODES, "service type"))
+    risk_level = fields.String(required=True, validate=validate.OneOf(RISK_LEVELS))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=4000))
+    worker_role = fields.String(required=True, validate=validate.OneOf(WORKER_ROLES))
+    consent = fields.Nested(ConsentSchema, required=True)
+    capacity_override = fields.String(allow_none=True, validate=validate.Length(max=2000))
+
+
+class ReferralSchema(Schema):
+    id = fields.UUID()
+    case_id = fields.UUID()
+    parent_referral_id = fields.UUID(allow_none=True)
+    kind = fields.String()
+    from_organization_id = fields.UUID()
+    from_principal_id = fields.UUID()
+    to_organization_id = fields.UUID()
+    to_service_id = fields.UUID(allow_none=True)
+    service_type = fields.String()
+    risk_level = fields.String()
+    reason = fields.String()
+    worker_role = fields.String()
+    consent = fields.Dict()
+    capacity_override = fields.String(allow_none=True)
+    status = fields.String()
+    status_reason = fields.String(allow_none=True)
+    status_note = fields.String(allow_none=True)
+    outcome = fields.String(allow_none=True)
+    created_at = Timestamp()
+    updated_at = Timestamp()
+    ack_due_at = Timestamp()
+    start_due_at = Timestamp(allow_none=True)
+    acknowledged_at = Timestamp(allow_none=True)
+    decided_at = Timestamp(allow_none=True)
+    started_at = Timestamp(allow_none=True)
+    completed_at = Timestamp(allow_none=True)
+    overdue = fields.Boolean()
+    overdue_reasons = fields.List(
+        fields.String(), metadata={"description": "Deadlines passed unmet: acknowledge, start."}
+    )
+    version = fields.Integer(metadata={"description": "Also the ETag; send it as If-Match."})
+
+
+class TransitionSchema(Schema):
+    status = fields.String(required=True, validate=validate.OneOf(REFERRAL_STATUSES))
+    reason = fields.String(allow_none=True, validate=validate.OneOf(STATUS_REASONS))
+    note = fields.String(allow_none=True, validate=validate.Length(max=4000))
+    outcome = fields.String(allow_none=True, validate=validate.Length(max=4000))
+
+
+class ReferralQueryArgsSchema(PaginationArgsSchema):
+    direction = fields.String(validate=validate.OneOf(("incoming", "outgoing")))
+    status = fields.List(fields.String(validate=validate.OneOf(REFERRAL_STATUSES)))
+    service_type = fields.String(validate=_codes(SERVICE_TYPE_CODES, "service type"))
+    risk_level = fields.String(validate=validate.OneOf(RISK_LEVELS))
+    overdue = fields.Boolean()
+    case_id = fields.UUID()
+
+
+class ReferralPageSchema(PageSchema):
+    items = fields.List(fields.Nested(ReferralSchema))
+
+
+class ReferralEventSchema(Schema):
+    id = fields.UUID()
+    referral_id = fields.UUID()
+    version = fields.Integer()
+    from_status = fields.String(allow_none=True)
+    to_status = fields.String()
+    occurred_at = Timestamp()
+    principal_id = fields.UUID()
+    organization_id = fields.UUID()
+    role = fields.String(metadata={"description": "sender or receiver"})
+    reason = fields.String(allow_none=True)
+    note = fields.String(allow_none=True)
+
+
+class ReferralEventListSchema(Schema):
+    items = fields.List(fields.Nested(ReferralEventSchema))
+
+
+class CaseSchema(Schema):
+    id = fields.UUID()
+    reference = fields.String(allow_none=True)
+    owner_organization_id = fields.UUID()
+    status = fields.String()
+    created_at = Timestamp()
+    client = fields.Nested(ClientSchema, allow_none=True)
+
+
+class OrganizationNameSchema(Schema):
+    id = fields.UUID()
+    name = fields.String()
+    type = fields.String()
+
+
+class TimingsSchema(Schema):
+    to_acknowledge_s = fields.Float(allow_none=True)
+    to_decide_s = fields.Float(allow_none=True)
+    to_start_s = fields.Float(allow_none=True)
+    to_complete_s = fields.Float(allow_none=True)
+
+
+class HopSchema(Schema):
+    id = fields.UUID()
+    parent_referral_id = fields.UUID(allow_none=True)
+    kind = fields.String()
+    from_organization = fields.Nested(OrganizationNameSchema)
+    to_organization = fields.Nested(OrganizationNameSchema)
+    service_type = fields.String()
+    risk_level = fields.String()
+    worker_role = fields.String()
+    status = fields.String()
+    status_reason = fields.String(allow_none=True)
+    created_at = Timestamp()
+    timings = fields.Nested(TimingsSchema, metadata={"description": "Seconds since created."})
+    overdue_reasons = fields.List(fields.String())
+    children = fields.List(fields.Nested(lambda: HopSchema()))
+
+
+class ChainSchema(Schema):
+    case_id = fields.UUID(attribute="case.id")
+    owner_organization_id = fields.UUID(attribute="case.owner_organization_id")
+    roots = fields.List(fields.Nested(HopSchema))

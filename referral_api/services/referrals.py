@@ -1,0 +1,652 @@
+"""Cases and referrals: creation with consent, the FHIR Task lifecycle, deadlines, chains."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from ..errors import (
+    Forbidden,
+    InvalidTransition,
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+    ValidationFailed,
+)
+from ..models import (
+    Case,
+    IdempotencyKey,
+    Organization,
+    Referral,
+    ReferralEvent,
+    Role,
+    Service,
+)
+from ..models.base import utcnow
+from ..vocabularies import CHILD_CONSENT_BASES, START_DEADLINE_TYPES
+from . import audit, crypto
+from .actors import Actor
+from .pagination import Page, paginate
+
+SENDER_STATUSES = frozenset({"cancelled", "entered-in-error"})
+RECEIVER_STATUSES = frozenset(
+    {"received", "accepted", "rejected", "in-progress", "on-hold", "completed", "failed"}
+)
+TERMINAL = frozenset({"rejected", "completed", "failed", "cancelled", "entered-in-error"})
+_ANY_ACTIVE = frozenset({"cancelled", "entered-in-error"})
+NEXT: dict[str, frozenset[str]] = {
+    "requested": frozenset({"received", "accepted", "rejected"}) | _ANY_ACTIVE,
+    "received": frozenset({"accepted", "rejected"}) | _ANY_ACTIVE,
+    "accepted": frozenset({"in-progress", "failed"}) | _ANY_ACTIVE,
+    "in-progress": frozenset({"on-hold", "completed", "failed"}) | _ANY_ACTIVE,
+    "on-hold": frozenset({"in-progress"}) | _ANY_ACTIVE,
+    "rejected": frozenset({"entered-in-error"}),
+    "completed": frozenset({"entered-in-error"}),
+    "failed": frozenset({"entered-in-error"}),
+    "cancelled": frozenset({"entered-in-error"}),
+    "entered-in-error": frozenset(),
+}
+NEEDS_REASON = frozenset({"rejected", "failed"})
+ACKNOWLEDGED = RECEIVER_STATUSES
+DECIDED = frozenset({"accepted", "rejected"})
+WRITERS = (Role.CASEWORKER, Role.ORG_ADMIN)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the referral rules need from the configuration."""
+
+    secret_key: str
+    ack_hours: Mapping[str, float]
+    start_days: float
+
+
+# -- who may see what -----------------------------------------------------------------------
+
+
+def _party_clause(organization_id: uuid.UUID) -> ColumnElement[bool]:
+    """SQL on Case: the organization owns the case or sent/received one of its referrals."""
+    return or_(
+        Case.owner_organization_id == organization_id,
+        exists().where(
+            Referral.case_id == Case.id,
+            or_(
+                Referral.from_organization_id == organization_id,
+                Referral.to_organization_id == organization_id,
+            ),
+        ),
+    )
+
+
+def _readable_case(session: Session, actor: Actor, case_id: uuid.UUID) -> Case:
+    """The case, if the actor's organization is party to it (or the actor is an admin)."""
+    case = session.get(Case, case_id)
+    if case is None:
+        raise NotFound(f"Case {case_id} does not exist.")
+    if actor.is_admin:
+        return case
+    if actor.organization_id is None or not session.scalar(
+        select(_party_clause(actor.organization_id)).select_from(Case).where(Case.id == case_id)
+    ):
+        raise NotFound(f"Case {case_id} does not exist.")
+    return case
+
+
+def get_referral(session: Session, *, actor: Actor, referral_id: uuid.UUID) -> Referral:
+    """A referral of a case the actor's organization is party to; otherwise 404."""
+    referral = session.get(Referral, referral_id)
+    if referral is None:
+        raise NotFound(f"Referral {referral_id} does not exist.")
+    try:
+        _readable_case(session, actor, referral.case_id)
+    except NotFound:
+        raise NotFound(f"Referral {referral_id} does not exist.") from None
+    return referral
+
+
+# -- deadlines ------------------------------------------------------------------------------
+
+
+def overdue_reasons(referral: Referral, now: datetime | None = None) -> list[str]:
+    """Which deadlines have passed unmet: `acknowledge`, `start`."""
+    now = now or utcnow()
+    if referral.status in TERMINAL:
+        return []
+    reasons = []
+    if referral.acknowledged_at is None and referral.ack_due_at < now:
+        reasons.append("acknowledge")
+    due = referral.start_due_at
+    if due is not None and referral.started_at is None and due < now:
+        reasons.append("start")
+    return reasons
+
+
+def overdue_clause(now: datetime) -> ColumnElement[bool]:
+    """SQL: the referral has a deadline that passed unmet."""
+    return and_(
+        Referral.status.not_in(TERMINAL),
+        or_(
+            and_(Referral.acknowledged_at.is_(None), Referral.ack_due_at < now),
+            and_(
+                Referral.start_due_at.is_not(None),
+                Referral.started_at.is_(None),
+                Referral.start_due_at < now,
+            ),
+        ),
+    )
+
+
+# -- creation -------------------------------------------------------------------------------
+
+
+def _possibly_minor(client: Mapping[str, Any], today: date) -> bool:
+    if client.get("age") is not None:
+        return int(client["age"]) < 18
+    # Born in a year that makes 18 or less this year: not yet known to be an adult.
+    return today.year - int(client["birth_year"]) <= 18
+
+
+def _check_consent(consent: Mapping[str, Any], client: Mapping[str, Any], now: datetime) -> None:
+    errors: dict[str, str] = {}
+    basis = consent["basis"]
+    if _possibly_minor(client, now.date()) and basis not in CHILD_CONSENT_BASES:
+        errors["consent.basis"] = (
+            "The client is (or may be) under 18: the basis must be guardian_consent, "
+            "legal_obligation or vital_interest."
+        )
+    if basis == "vital_interest" and not (consent.get("justification") or "").strip():
+        errors["consent.justification"] = "vital_interest needs a written justification."
+    if consent["obtained_at"] > now + timedelta(minutes=5):
+        errors["consent.obtained_at"] = "Must not be in the future."
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def _client_profile(settings: Settings, case: Case) -> dict[str, Any]:
+    return crypto.open_sealed(settings.secret_key, case.id, case.client_ciphertext)
+
+
+def _target(
+    session: Session, actor: Actor, data: Mapping[str, Any], errors: dict[str, str]
+) -> tuple[Organization | None, Service | None]:
+    target = session.get(Organization, data["to_organization_id"])
+    if target is None or target.status != "active":
+        errors["to_organization_id"] = "No such active organization."
+        return None, None
+    if target.id == actor.organization_id:
+        errors["to_organization_id"] = "An organization cannot refer to itself."
+    service = None
+    if data.get("to_service_id") is not None:
+        service = session.get(Service, data["to_service_id"])
+        if service is None or service.status != "active":
+            errors["to_service_id"] = "No such active service."
+            return target, None
+        if service.organization_id != target.id:
+            errors["to_service_id"] = "This service belongs to another organization."
+        elif data["service_type"] not in service.service_types:
+            errors["service_type"] = (
+                f"The service does not offer {data['service_type']} "
+                f"(it offers {', '.join(service.service_types)})."
+            )
+        elif (
+            data["service_type"] == "temporary_shelter"
+            and service.beds_available == 0
+            and not (data.get("capacity_override") or "").strip()
+        ):
+            errors["capacity_override"] = (
+                "The shelter reports no free bed; give the reason for referring anyway."
+            )
+    return target, service
+
+
+def create_referral(
+    session: Session, *, actor: Actor, settings: Settings, data: Mapping[str, Any]
+) -> Referral:
+    """Send a referral, on an existing case or with a new one owned by the sender."""
+    if actor.role not in WRITERS or actor.organization_id is None:
+        raise Forbidden("Only caseworkers and org_admins of an organization send referrals.")
+    now = utcnow()
+    errors: dict[str, str] = {}
+    if (data.get("case_id") is None) == (data.get("case") is None):
+        raise ValidationFailed({"case_id": "Give either case_id or an inline new case."})
+
+    case: Case | None = None
+    client: Mapping[str, Any]
+    if data.get("case_id") is not None:
+        try:
+            case = _readable_case(session, actor, data["case_id"])
+        except NotFound:
+            raise ValidationFailed({"case_id": "No such case."}) from None
+        client = _client_profile(settings, case)
+    else:
+        client = data["case"]["client"]
+    _check_consent(data["consent"], client, now)
+
+    target, _service = _target(session, actor, data, errors)
+    parent = None
+    if data.get("parent_referral_id") is not None:
+        parent = session.get(Referral, data["parent_referral_id"])
+        if parent is None or case is None or parent.case_id != case.id:
+            errors["parent_referral_id"] = "The parent referral must belong to the same case."
+    if errors:
+        raise ValidationFailed(errors)
+    assert target is not None
+
+    if case is None:
+        case = Case(
+            id=uuid.uuid4(),
+            reference=data["case"].get("reference"),
+            owner_organization_id=actor.organization_id,
+            created_by=actor.principal_id,
+        )
+        case.client_ciphertext = crypto.seal(settings.secret_key, case.id, dict(client))
+        session.add(case)
+        session.flush()
+        audit.record(
+            session,
+            actor=actor,
+            action="case.create",
+            entity_type="case",
+            entity_id=case.id,
+            summary={"owner_organization_id": str(case.owner_organization_id)},
+        )
+
+    service_type = data["service_type"]
+    referral = Referral(
+        case_id=case.id,
+        parent_referral_id=parent.id if parent else None,
+        kind=data["kind"],
+        from_organization_id=actor.organization_id,
+        from_principal_id=actor.principal_id,
+        to_organization_id=target.id,
+        to_service_id=data.get("to_service_id"),
+        service_type=service_type,
+        risk_level=data["risk_level"],
+        reason=data["reason"],
+        worker_role=data["worker_role"],
+        consent=_consent_json(data["consent"]),
+        capacity_override=data.get("capacity_override"),
+        status="requested",
+        created_at=now,
+        updated_at=now,
+        ack_due_at=now + timedelta(hours=settings.ack_hours[data["risk_level"]]),
+        start_due_at=now + timedelta(days=settings.start_days)
+        if service_type in START_DEADLINE_TYPES
+        else None,
+        version=1,
+    )
+    session.add(referral)
+    session.flush()
+    _record_event(session, actor, referral, None, role="sender", reason=None, note=None)
+    audit.record(
+        session,
+        actor=actor,
+        action="referral.create",
+        entity_type="referral",
+        entity_id=referral.id,
+        summary={
+            "case_id": str(case.id),
+            "kind": referral.kind,
+            "to_organization_id": str(target.id),
+            "service_type": service_type,
+            "risk_level": referral.risk_level,
+        },
+    )
+    return referral
+
+
+def _consent_json(consent: Mapping[str, Any]) -> dict[str, Any]:
+    stored = dict(consent)
+    stored["obtained_at"] = consent["obtained_at"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return stored
+
+
+def _record_event(
+    session: Session,
+    actor: Actor,
+    referral: Referral,
+    from_status: str | None,
+    *,
+    role: str,
+    reason: str | None,
+    note: str | None,
+) -> ReferralEvent:
+    assert actor.principal_id is not None and actor.organization_id is not None
+    event = ReferralEvent(
+        referral_id=referral.id,
+        version=referral.version,
+        from_status=from_status,
+        to_status=referral.status,
+        occurred_at=referral.updated_at,
+        principal_id=actor.principal_id,
+        organization_id=actor.organization_id,
+        role=role,
+        reason=reason,
+        note=note,
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+# -- idempotency ----------------------------------------------------------------------------
+
+
+def request_fingerprint(body: Any) -> str:
+    return hashlib.sha256(
+        json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()
+    ).hexdigest()
+
+
+def replay(session: Session, *, actor: Actor, key: str, fingerprint: str) -> IdempotencyKey | None:
+    """The stored response for this key, if any; a different body under it is refused."""
+    if actor.principal_id is None:
+        return None
+    stored = session.get(IdempotencyKey, (actor.principal_id, key))
+    if stored is not None and stored.request_hash != fingerprint:
+        raise ValidationFailed(
+            {"Idempotency-Key": "Already used for a different request body by you."}
+        )
+    return stored
+
+
+def remember(
+    session: Session,
+    *,
+    actor: Actor,
+    key: str,
+    fingerprint: str,
+    status_code: int,
+    response: dict[str, Any],
+) -> None:
+    assert actor.principal_id is not None
+    session.add(
+        IdempotencyKey(
+            principal_id=actor.principal_id,
+            key=key,
+            request_hash=fingerprint,
+            status_code=status_code,
+            response=response,
+        )
+    )
+    session.flush()
+
+
+# -- the lifecycle --------------------------------------------------------------------------
+
+
+def parse_if_match(header: str | None) -> int | None:
+    """The version an If-Match names: `"3"`, `W/"3"` or `*` (any: returns None)."""
+    if header is None or not header.strip():
+        raise PreconditionRequired("Send If-Match with the referral's ETag (its version).")
+    value = header.strip()
+    if value == "*":
+        return None
+    value = value.removeprefix("W/").strip('"')
+    if not value.isdigit():
+        raise PreconditionFailed(f"If-Match {header!r} is not an ETag of this resource.")
+    return int(value)
+
+
+def allowed_next(referral: Referral, side: str | None) -> set[str]:
+    allowed = NEXT[referral.status]
+    if side == "sender":
+        return set(allowed & SENDER_STATUSES)
+    if side == "receiver":
+        return set(allowed & RECEIVER_STATUSES)
+    return set()
+
+
+def transition(
+    session: Session,
+    *,
+    actor: Actor,
+    referral_id: uuid.UUID,
+    if_match: str | None,
+    status: str,
+    reason: str | None = None,
+    note: str | None = None,
+    outcome: str | None = None,
+) -> Referral:
+    """Move a referral to a new status, as its sender or its receiver."""
+    expected = parse_if_match(if_match)
+    referral = get_referral(session, actor=actor, referral_id=referral_id)
+    # Lock the row: concurrent transitions queue here and then see the new version.
+    session.refresh(referral, with_for_update=True)
+    if expected is not None and referral.version != expected:
+        raise PreconditionFailed(
+            f"The referral is at version {referral.version}, not {expected}: reload it."
+        )
+    side = None
+    if actor.organization_id == referral.from_organization_id:
+        side = "sender"
+    elif actor.organization_id == referral.to_organization_id:
+        side = "receiver"
+    if side is None or actor.role not in WRITERS:
+        raise Forbidden("Only the sending or the receiving organization changes a referral.")
+    if status not in NEXT[referral.status]:
+        allowed = allowed_next(referral, side)
+        raise InvalidTransition(
+            f"A {referral.status} referral cannot become {status}.", allowed=allowed
+        )
+    mine = SENDER_STATUSES if side == "sender" else RECEIVER_STATUSES
+    if status not in mine:
+        other = "receiver" if side == "sender" else "sender"
+        raise Forbidden(f"Only the {other} sets a referral to {status}.")
+    errors: dict[str, str] = {}
+    if status in NEEDS_REASON and reason is None:
+        errors["reason"] = f"A reason code is needed to set {status}."
+    if reason == "other" and not (note or "").strip():
+        errors["note"] = "Describe the reason when it is `other`."
+    if status == "completed" and not (outcome or "").strip():
+        errors["outcome"] = "Record the outcome of the completed referral."
+    if errors:
+        raise ValidationFailed(errors)
+
+    now = utcnow()
+    previous = referral.status
+    referral.status = status
+    referral.status_reason = reason
+    referral.status_note = note
+    if outcome is not None:
+        referral.outcome = outcome
+    if status in ACKNOWLEDGED and referral.acknowledged_at is None:
+        referral.acknowledged_at = now
+    if status in DECIDED and referral.decided_at is None:
+        referral.decided_at = now
+    if status == "in-progress" and referral.started_at is None:
+        referral.started_at = now
+    if status == "completed":
+        referral.completed_at = now
+    if status in TERMINAL:
+        referral.closed_at = now
+    referral.updated_at = now
+    referral.version += 1
+    if status == "accepted" and referral.kind == "transfer":
+        referral.case.owner_organization_id = referral.to_organization_id
+    session.flush()
+    _record_event(session, actor, referral, previous, role=side, reason=reason, note=note)
+    audit.record(
+        session,
+        actor=actor,
+        action="referral.transition",
+        entity_type="referral",
+        entity_id=referral.id,
+        summary={"from": previous, "to": status, "reason": reason, "version": referral.version},
+    )
+    return referral
+
+
+# -- reading --------------------------------------------------------------------------------
+
+
+def list_referrals(
+    session: Session,
+    *,
+    actor: Actor,
+    direction: str | None = None,
+    status: list[str] | None = None,
+    service_type: str | None = None,
+    risk_level: str | None = None,
+    overdue: bool | None = None,
+    case_id: uuid.UUID | None = None,
+    page: int,
+    per_page: int,
+) -> Page[Referral]:
+    """The referrals the actor's organization sent or received."""
+    org = actor.organization_id
+    if org is None:
+        raise Forbidden("Listing referrals needs a token of an organization.")
+    sides = {
+        "incoming": Referral.to_organization_id == org,
+        "outgoing": Referral.from_organization_id == org,
+    }
+    stmt = select(Referral).where(sides[direction] if direction else or_(*sides.values()))
+    if status:
+        stmt = stmt.where(Referral.status.in_(status))
+    if service_type:
+        stmt = stmt.where(Referral.service_type == service_type)
+    if risk_level:
+        stmt = stmt.where(Referral.risk_level == risk_level)
+    if case_id:
+        stmt = stmt.where(Referral.case_id == case_id)
+    if overdue is not None:
+        clause = overdue_clause(utcnow())
+        stmt = stmt.where(clause if overdue else ~clause)
+        stmt = stmt.order_by(Referral.ack_due_at, Referral.id)
+    else:
+        stmt = stmt.order_by(Referral.created_at.desc(), Referral.id)
+    return paginate(session, stmt, page=page, per_page=per_page)
+
+
+def list_events(session: Session, *, actor: Actor, referral_id: uuid.UUID) -> list[ReferralEvent]:
+    """The status history of a referral, oldest first."""
+    get_referral(session, actor=actor, referral_id=referral_id)
+    return list(
+        session.scalars(
+            select(ReferralEvent)
+            .where(ReferralEvent.referral_id == referral_id)
+            .order_by(ReferralEvent.version)
+        )
+    )
+
+
+@dataclass
+class CaseView:
+    case: Case
+    client: dict[str, Any] | None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.case, name)
+
+
+def read_case(
+    session: Session, *, actor: Actor, settings: Settings, case_id: uuid.UUID
+) -> CaseView:
+    """The case with its client profile, for parties and admins; every read is audited."""
+    case = _readable_case(session, actor, case_id)
+    profile = _client_profile(settings, case)
+    audit.record(
+        session,
+        actor=actor,
+        action="case.read_client",
+        entity_type="case",
+        entity_id=case.id,
+        summary={},
+    )
+    return CaseView(case, profile)
+
+
+@dataclass
+class Hop:
+    referral: Referral
+    from_organization: Organization
+    to_organization: Organization
+    overdue_reasons: list[str]
+    children: list[Hop] = field(default_factory=list)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.referral, name)
+
+    def _seconds(self, end: datetime | None) -> float | None:
+        return None if end is None else (end - self.referral.created_at).total_seconds()
+
+    @property
+    def timings(self) -> dict[str, float | None]:
+        r = self.referral
+        return {
+            "to_acknowledge_s": self._seconds(r.acknowledged_at),
+            "to_decide_s": self._seconds(r.decided_at),
+            "to_start_s": self._seconds(r.started_at),
+            "to_complete_s": self._seconds(r.completed_at),
+        }
+
+
+@dataclass
+class Chain:
+    case: Case
+    roots: list[Hop]
+
+
+def chain(session: Session, *, actor: Actor, case_id: uuid.UUID) -> Chain:
+    """The referral tree of a case (parent -> children), with per-hop timings."""
+    case = _readable_case(session, actor, case_id)
+    referrals = list(
+        session.scalars(
+            select(Referral)
+            .where(Referral.case_id == case_id)
+            .order_by(Referral.created_at, Referral.id)
+        )
+    )
+    org_ids = {r.from_organization_id for r in referrals} | {
+        r.to_organization_id for r in referrals
+    }
+    orgs = {
+        o.id: o for o in session.scalars(select(Organization).where(Organization.id.in_(org_ids)))
+    }
+    now = utcnow()
+    hops = {
+        r.id: Hop(
+            r, orgs[r.from_organization_id], orgs[r.to_organization_id], overdue_reasons(r, now)
+        )
+        for r in referrals
+    }
+    roots = []
+    for r in referrals:
+        if r.parent_referral_id is None:
+            roots.append(hops[r.id])
+        else:
+            hops[r.parent_referral_id].children.append(hops[r.id])
+    return Chain(case, roots)
+
+
+@dataclass
+class ReferralView:
+    """A referral with its deadline state as of now."""
+
+    referral: Referral
+    overdue_reasons: list[str]
+
+    @property
+    def overdue(self) -> bool:
+        return bool(self.overdue_reasons)
+
+    @property
+    def etag(self) -> str:
+        return f'"{self.referral.version}"'
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.referral, name)
+
+
+def view(referral: Referral) -> ReferralView:
+    return ReferralView(referral, overdue_reasons(referral))

@@ -1,0 +1,111 @@
+"""10 threads racing to move the same referral: one winner per step, no lost events."""
+
+import threading
+import uuid
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from referral_api import create_app, migrate
+from referral_api.db import make_engine
+from referral_api.models import Organization, ReferralEvent
+from referral_api.services import audit, principals, seeding
+from referral_api.services.actors import Actor
+
+from .conftest import config_for
+from .referral_helpers import referral_body
+
+# Per step: who tries what (side, status, extra fields), 10 contenders in all.
+STEPS = {
+    "requested": [("receiver", "accepted", {})] * 4
+    + [("receiver", "rejected", {"reason": "no_capacity"})] * 3
+    + [("sender", "cancelled", {})] * 3,
+    "accepted": [("receiver", "in-progress", {})] * 4
+    + [("receiver", "failed", {"reason": "client_unreachable"})] * 3
+    + [("sender", "cancelled", {})] * 3,
+    "in-progress": [("receiver", "completed", {"outcome": "Selesai"})] * 4
+    + [("receiver", "on-hold", {})] * 3
+    + [("sender", "cancelled", {})] * 3,
+    "on-hold": [("receiver", "in-progress", {})] * 5 + [("sender", "cancelled", {})] * 5,
+}
+
+
+def race_step(app, headers, referral_id: str, version: int, contenders) -> list[tuple[int, str]]:
+    """Start every contender at once against the same version; collect the answers."""
+    barrier = threading.Barrier(len(contenders))
+    results: list[tuple[int, str]] = []
+    lock = threading.Lock()
+
+    def race(side: str, target: str, fields: dict) -> None:
+        local = app.test_client()
+        barrier.wait()
+        response = local.post(
+            f"/api/v1/referrals/{referral_id}/transitions",
+            json={"status": target, **fields},
+            headers={**headers[side], "If-Match": f'"{version}"'},
+        )
+        with lock:
+            results.append((response.status_code, target))
+
+    threads = [threading.Thread(target=race, args=c) for c in contenders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_racing_transitions_have_one_winner_per_step(fresh_databases) -> None:
+    url = fresh_databases.new()
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        seeding.seed(session)
+        sender_org = Organization(name="TRC", type="central_government", region_code="31.71")
+        receiver_org = Organization(name="RPTC", type="social_rehabilitation", region_code="31.71")
+        session.add_all([sender_org, receiver_org])
+        session.flush()
+        tokens = {
+            side: principals.create_token(
+                session, actor=Actor.system(), role="caseworker", name=side, organization_id=org
+            )[1]
+            for side, org in (("sender", sender_org.id), ("receiver", receiver_org.id))
+        }
+    app = create_app(config_for(url))
+    headers = {side: {"Authorization": f"Bearer {token}"} for side, token in tokens.items()}
+    client = app.test_client()
+
+    winners_total = 0
+    for _ in range(3):
+        created = client.post(
+            "/api/v1/referrals", json=referral_body(receiver_org.id), headers=headers["sender"]
+        )
+        assert created.status_code == 201
+        referral_id = created.json["id"]
+        status, version = "requested", 1
+        while status in STEPS:
+            results = race_step(app, headers, referral_id, version, STEPS[status])
+            codes = sorted(code for code, _ in results)
+            winners = [target for code, target in results if code == 200]
+            assert len(winners) == 1, results
+            assert all(code in (200, 409, 412) for code in codes), results
+            winners_total += 1
+            status, version = winners[0], version + 1
+            current = client.get(f"/api/v1/referrals/{referral_id}", headers=headers["sender"])
+            assert current.json["status"] == status
+            assert current.json["version"] == version
+
+        with Session(engine) as session:
+            events = session.scalar(
+                select(func.count())
+                .select_from(ReferralEvent)
+                .where(ReferralEvent.referral_id == uuid.UUID(referral_id))
+            )
+        assert events == version  # the creation plus one per successful change
+
+    app.extensions["referral_api.db"].engine.dispose()
+    with Session(engine) as session:
+        verdict = audit.verify(session)
+    engine.dispose()
+    assert verdict.ok, verdict
+    assert winners_total >= 3
