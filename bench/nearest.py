@@ -25,6 +25,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from common import fresh_database, percentile  # bench/ is the script's directory
 from geopy.distance import geodesic
 from sqlalchemy import insert, make_url, select, text
 from sqlalchemy.orm import Session
@@ -48,36 +49,6 @@ from referral_api.vocabularies import SERVICE_TYPE_CODES
 
 NAIVE_QUERIES = 10
 SERVICE_TYPES = sorted(SERVICE_TYPE_CODES)
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))
-    return ordered[index]
-
-
-def fresh_database(base_url: str, size: int) -> tuple[str, Any]:
-    """A new empty database for one size, and a function that removes it."""
-    url = make_url(base_url)
-    if url.get_backend_name() == "sqlite":
-        path = Path(url.database or "bench.sqlite3")
-        target = path.with_name(f"{path.stem}-{size}{path.suffix or '.sqlite3'}")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(target) + suffix).unlink(missing_ok=True)
-        return f"sqlite:///{target}", lambda: None
-    name = f"referral_bench_{size}_{os.getpid()}"
-    admin = make_engine(url.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return url.set(database=name).render_as_string(hide_password=False), drop
 
 
 def build_directory(url: str, size: int, rng: random.Random) -> list[tuple[float, float]]:
@@ -271,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for size in (int(s) for s in args.sizes.split(",")):
         rng = random.Random(args.seed + size)
-        url, drop = fresh_database(args.database_url, size)
+        url, drop = fresh_database(args.database_url, str(size))
         try:
             started = time.perf_counter()
             centroids = build_directory(url, size, rng)

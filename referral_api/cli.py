@@ -255,3 +255,7 @@ def demo(host: str, port: int, no_serve: bool) -> None:
         return
     click.echo(f"serving on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
     app.run(host=host, port=port, threaded=True, use_reloader=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -19,6 +19,13 @@ from .conftest import ON_POSTGRES
 def test_token_create_and_revoke_are_audited(session: Session, make_caller) -> None:
     caller = make_caller("caseworker")
     principals.revoke_token(session, actor=Actor.system(), principal_id=caller.principal.id)
+    assert (
+        session.scalars(
+            select(AuditEvent).where(AuditEvent.entity_id == str(caller.principal.id))
+        ).all()
+        == []
+    )  # queued until the transaction commits
+    session.commit()
     events = session.scalars(
         select(AuditEvent).where(AuditEvent.entity_id == str(caller.principal.id))
     ).all()

@@ -49,4 +49,4 @@ class Principal(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    organization: Mapped[Organization | None] = relationship(lazy="joined")
+    organization: Mapped[Organization | None] = relationship()

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import event, insert, select, update
 from sqlalchemy.orm import Session
 
 from ..models import GENESIS_HASH, AuditEvent, AuditHead
@@ -60,6 +60,9 @@ def event_hash(
     return hashlib.sha256((prev_hash + body).encode()).hexdigest()
 
 
+_PENDING = "referral_api.audit_pending"
+
+
 def record(
     session: Session,
     *,
@@ -68,37 +71,64 @@ def record(
     entity_type: str,
     entity_id: uuid.UUID | str | None,
     summary: Mapping[str, Any] | None = None,
-) -> AuditEvent:
-    """Append one event to the chain, in the caller's transaction.
+) -> None:
+    """Queue one event for the chain; it is appended when the transaction commits.
 
-    The UPDATE of the single head row takes its row lock (PostgreSQL) or the write
-    lock (SQLite) before anything is hashed, so concurrent writers are serialized
-    and each sees the hash its predecessor committed.
+    Appending takes the chain head's row lock (PostgreSQL) or the write lock (SQLite),
+    which serializes every writer until its commit. Taking it at the last moment, just
+    before COMMIT, keeps that window short whatever else the transaction does.
     """
-    summary = dict(summary or {})
-    seq, prev_hash = session.execute(
+    session.info.setdefault(_PENDING, []).append(
+        {
+            "occurred_at": utcnow(),
+            "actor_principal_id": actor.principal_id,
+            "actor_organization_id": actor.organization_id,
+            "action": action,
+            "entity_type": entity_type,
+            "entity_id": _str_or_none(entity_id),
+            "summary": dict(summary or {}),
+        }
+    )
+
+
+def append_pending(session: Session) -> int:
+    """Append the queued events to the chain, in the caller's transaction."""
+    pending = session.info.pop(_PENDING, [])
+    if not pending:
+        return 0
+    session.flush()
+    # The UPDATE of the single head row takes its lock before anything is hashed, so
+    # concurrent writers are serialized and each sees the hash its predecessor committed.
+    last_seq, prev_hash = session.execute(
         update(_head)
         .where(_head.c.id == 1)
-        .values(last_seq=_head.c.last_seq + 1)
+        .values(last_seq=_head.c.last_seq + len(pending))
         .returning(_head.c.last_seq, _head.c.last_hash)
     ).one()
-    occurred_at = utcnow()
-    fields = {
-        "seq": seq,
-        "occurred_at": occurred_at,
-        "actor_principal_id": actor.principal_id,
-        "actor_organization_id": actor.organization_id,
-        "action": action,
-        "entity_type": entity_type,
-        "entity_id": _str_or_none(entity_id),
-        "summary": summary,
-    }
-    digest = event_hash(prev_hash=prev_hash, **fields)
-    event = AuditEvent(prev_hash=prev_hash, hash=digest, **fields)
-    session.add(event)
-    session.execute(update(_head).where(_head.c.id == 1).values(last_hash=digest))
-    session.flush()
-    return event
+    rows = []
+    for offset, fields in enumerate(pending):
+        seq = last_seq - len(pending) + 1 + offset
+        digest = event_hash(prev_hash=prev_hash, seq=seq, **fields)
+        rows.append({"seq": seq, "prev_hash": prev_hash, "hash": digest, **fields})
+        prev_hash = digest
+    session.execute(insert(AuditEvent), rows)
+    session.execute(update(_head).where(_head.c.id == 1).values(last_hash=prev_hash))
+    return len(rows)
+
+
+def discard_pending(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+@event.listens_for(Session, "before_commit")
+def _append_before_commit(session: Session) -> None:
+    append_pending(session)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _discard_after_rollback(session: Session, previous_transaction: Any) -> None:
+    if not previous_transaction.nested:
+        discard_pending(session)
 
 
 @dataclass(frozen=True)

@@ -419,20 +419,22 @@ def transition(
 ) -> Referral:
     """Move a referral to a new status, as its sender or its receiver."""
     expected = parse_if_match(if_match)
-    referral = get_referral(session, actor=actor, referral_id=referral_id)
     # Lock the row: concurrent transitions queue here and then see the new version.
-    session.refresh(referral, with_for_update=True)
-    if expected is not None and referral.version != expected:
-        raise PreconditionFailed(
-            f"The referral is at version {referral.version}, not {expected}: reload it."
-        )
+    referral = session.get(Referral, referral_id, with_for_update=True, populate_existing=True)
+    if referral is None:
+        raise NotFound(f"Referral {referral_id} does not exist.")
     side = None
     if actor.organization_id == referral.from_organization_id:
         side = "sender"
     elif actor.organization_id == referral.to_organization_id:
         side = "receiver"
     if side is None or actor.role not in WRITERS:
+        get_referral(session, actor=actor, referral_id=referral_id)  # 404 unless party
         raise Forbidden("Only the sending or the receiving organization changes a referral.")
+    if expected is not None and referral.version != expected:
+        raise PreconditionFailed(
+            f"The referral is at version {referral.version}, not {expected}: reload it."
+        )
     if status not in NEXT[referral.status]:
         allowed = allowed_next(referral, side)
         raise InvalidTransition(
