@@ -12,6 +12,7 @@ from .db import db
 from .errors import database_error_response, problem, register_error_handlers
 from .logs import configure_logging, init_request_logging
 from .security import load_principal
+from .services import audit
 
 __version__ = "0.1.0"
 log = logging.getLogger(__name__)
@@ -51,6 +52,11 @@ def create_app(config: Config | None = None) -> Flask:
         session = db.session
         if response.status_code >= 400:
             session.rollback()
+            try:
+                audit.commit_durable(session)  # refused attempts that must leave a trace
+            except DBAPIError:
+                session.rollback()
+                log.exception("could not record a refused attempt in the audit trail")
             return response
         try:
             session.commit()

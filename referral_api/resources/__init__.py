@@ -71,6 +71,7 @@ def register_resources(app: Flask) -> None:
         organizations,
         referrals,
         regions,
+        reports,
         services,
         tokens,
     )
@@ -85,6 +86,7 @@ def register_resources(app: Flask) -> None:
         locations,
         referrals,
         cases,
+        reports,
         audit,
     ):
         api.register_blueprint(module.blp)

@@ -110,6 +110,11 @@ class ReferralSchema(Schema):
     overdue_reasons = fields.List(
         fields.String(), metadata={"description": "Deadlines passed unmet: acknowledge, start."}
     )
+    overdue_since = Timestamp(allow_none=True)
+    overdue_by_s = fields.Integer(allow_none=True, metadata={"description": "Seconds overdue."})
+    must_act_organization_id = fields.UUID(
+        allow_none=True, metadata={"description": "Who must act on an overdue referral."}
+    )
     version = fields.Integer(metadata={"description": "Also the ETag; send it as If-Match."})
 
 
@@ -187,6 +192,12 @@ class HopSchema(Schema):
     created_at = Timestamp()
     timings = fields.Nested(TimingsSchema, metadata={"description": "Seconds since created."})
     overdue_reasons = fields.List(fields.String())
+    gaps = fields.List(
+        fields.String(),
+        metadata={
+            "description": "rejected_without_onward_referral, transfer_not_accepted_by_deadline"
+        },
+    )
     children = fields.List(fields.Nested(lambda: HopSchema()))
 
 
@@ -194,3 +205,6 @@ class ChainSchema(Schema):
     case_id = fields.UUID(attribute="case.id")
     owner_organization_id = fields.UUID(attribute="case.owner_organization_id")
     roots = fields.List(fields.Nested(HopSchema))
+    gaps = fields.List(
+        fields.String(), metadata={"description": "no_open_referral_and_no_completion"}
+    )

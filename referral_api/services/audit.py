@@ -61,6 +61,7 @@ def event_hash(
 
 
 _PENDING = "referral_api.audit_pending"
+_DURABLE = "referral_api.audit_durable"
 
 
 def record(
@@ -71,29 +72,35 @@ def record(
     entity_type: str,
     entity_id: uuid.UUID | str | None,
     summary: Mapping[str, Any] | None = None,
+    durable: bool = False,
 ) -> None:
     """Queue one event for the chain; it is appended when the transaction commits.
+
+    A `durable` event (a refused attempt that must leave a trace) is kept when the
+    transaction rolls back; `commit_durable` then writes it on its own.
 
     Appending takes the chain head's row lock (PostgreSQL) or the write lock (SQLite),
     which serializes every writer until its commit. Taking it at the last moment, just
     before COMMIT, keeps that window short whatever else the transaction does.
     """
-    session.info.setdefault(_PENDING, []).append(
-        {
-            "occurred_at": utcnow(),
-            "actor_principal_id": actor.principal_id,
-            "actor_organization_id": actor.organization_id,
-            "action": action,
-            "entity_type": entity_type,
-            "entity_id": _str_or_none(entity_id),
-            "summary": dict(summary or {}),
-        }
-    )
+    fields = {
+        "occurred_at": utcnow(),
+        "actor_principal_id": actor.principal_id,
+        "actor_organization_id": actor.organization_id,
+        "action": action,
+        "entity_type": entity_type,
+        "entity_id": _str_or_none(entity_id),
+        "summary": dict(summary or {}),
+    }
+    session.info.setdefault(_PENDING, []).append(fields)
+    if durable:
+        session.info.setdefault(_DURABLE, []).append(fields)
 
 
 def append_pending(session: Session) -> int:
     """Append the queued events to the chain, in the caller's transaction."""
     pending = session.info.pop(_PENDING, [])
+    session.info.pop(_DURABLE, None)  # committed along with the rest
     if not pending:
         return 0
     session.flush()
@@ -118,6 +125,14 @@ def append_pending(session: Session) -> int:
 
 def discard_pending(session: Session) -> None:
     session.info.pop(_PENDING, None)
+
+
+def commit_durable(session: Session) -> None:
+    """After a rollback, write the durable events in a transaction of their own."""
+    durable = session.info.pop(_DURABLE, [])
+    if durable:
+        session.info[_PENDING] = durable
+        session.commit()
 
 
 @event.listens_for(Session, "before_commit")

@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, exists, or_, select, true
+from sqlalchemy import case as sql_case
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..errors import (
@@ -25,15 +26,17 @@ from ..errors import (
 from ..models import (
     Case,
     IdempotencyKey,
+    Location,
     Organization,
     Referral,
     ReferralEvent,
     Role,
     Service,
+    service_locations,
 )
 from ..models.base import utcnow
-from ..vocabularies import CHILD_CONSENT_BASES, START_DEADLINE_TYPES
-from . import audit, crypto
+from ..vocabularies import CHILD_CONSENT_BASES, NATIONAL, START_DEADLINE_TYPES
+from . import audit, crypto, regions
 from .actors import Actor
 from .pagination import Page, paginate
 
@@ -87,25 +90,66 @@ def _party_clause(organization_id: uuid.UUID) -> ColumnElement[bool]:
     )
 
 
+def coverage_clause(coverage: str) -> ColumnElement[bool]:
+    """SQL on Referral: its sender or receiver lies in the region (by home region, or by
+    the locations of the referral's service). `ID` covers everything."""
+    if coverage == NATIONAL:
+        return true()
+    sender, receiver = aliased(Organization), aliased(Organization)
+    return or_(
+        exists().where(
+            sender.id == Referral.from_organization_id,
+            regions.within(sender.region_code, coverage),
+        ),
+        exists().where(
+            receiver.id == Referral.to_organization_id,
+            regions.within(receiver.region_code, coverage),
+        ),
+        exists().where(
+            service_locations.c.service_id == Referral.to_service_id,
+            Location.id == service_locations.c.location_id,
+            regions.within(Location.region_code, coverage),
+        ),
+    )
+
+
+def is_coordinator(actor: Actor) -> bool:
+    return actor.role == Role.COORDINATOR and actor.coverage_code is not None
+
+
 def _readable_case(session: Session, actor: Actor, case_id: uuid.UUID) -> Case:
-    """The case, if the actor's organization is party to it (or the actor is an admin)."""
+    """The case, if the actor may see it: admins; organizations party to it; coordinators
+    whose coverage holds one of its referrals. Otherwise it does not exist (404)."""
     case = session.get(Case, case_id)
     if case is None:
         raise NotFound(f"Case {case_id} does not exist.")
     if actor.is_admin:
         return case
-    if actor.organization_id is None or not session.scalar(
-        select(_party_clause(actor.organization_id)).select_from(Case).where(Case.id == case_id)
-    ):
+    if is_coordinator(actor):
+        visible = exists().where(
+            Referral.case_id == case_id, coverage_clause(actor.coverage_code or "")
+        )
+    elif actor.organization_id is not None:
+        visible = _party_clause(actor.organization_id)
+    else:
+        raise NotFound(f"Case {case_id} does not exist.")
+    if not session.scalar(select(visible).select_from(Case).where(Case.id == case_id)):
         raise NotFound(f"Case {case_id} does not exist.")
     return case
 
 
 def get_referral(session: Session, *, actor: Actor, referral_id: uuid.UUID) -> Referral:
-    """A referral of a case the actor's organization is party to; otherwise 404."""
+    """A referral the actor may see (party to its case, or in a coordinator's coverage)."""
     referral = session.get(Referral, referral_id)
     if referral is None:
         raise NotFound(f"Referral {referral_id} does not exist.")
+    if is_coordinator(actor):
+        in_coverage = session.scalar(
+            select(coverage_clause(actor.coverage_code or "")).where(Referral.id == referral_id)
+        )
+        if not in_coverage:
+            raise NotFound(f"Referral {referral_id} does not exist.")
+        return referral
     try:
         _readable_case(session, actor, referral.case_id)
     except NotFound:
@@ -128,6 +172,13 @@ def overdue_reasons(referral: Referral, now: datetime | None = None) -> list[str
     if due is not None and referral.started_at is None and due < now:
         reasons.append("start")
     return reasons
+
+
+def first_unmet_deadline() -> ColumnElement[datetime]:
+    """SQL: the deadline a referral has been waiting on longest."""
+    return sql_case(
+        (Referral.acknowledged_at.is_(None), Referral.ack_due_at), else_=Referral.start_due_at
+    )
 
 
 def overdue_clause(now: datetime) -> ColumnElement[bool]:
@@ -504,15 +555,22 @@ def list_referrals(
     page: int,
     per_page: int,
 ) -> Page[Referral]:
-    """The referrals the actor's organization sent or received."""
+    """The referrals the actor's organization sent or received; for a coordinator those in
+    its coverage, for an admin all."""
     org = actor.organization_id
-    if org is None:
+    if is_coordinator(actor) or actor.is_admin:
+        if direction:
+            raise ValidationFailed({"direction": "Only for organizations' own referrals."})
+        scope = coverage_clause(actor.coverage_code or NATIONAL)
+    elif org is None:
         raise Forbidden("Listing referrals needs a token of an organization.")
-    sides = {
-        "incoming": Referral.to_organization_id == org,
-        "outgoing": Referral.from_organization_id == org,
-    }
-    stmt = select(Referral).where(sides[direction] if direction else or_(*sides.values()))
+    else:
+        sides = {
+            "incoming": Referral.to_organization_id == org,
+            "outgoing": Referral.from_organization_id == org,
+        }
+        scope = sides[direction] if direction else or_(*sides.values())
+    stmt = select(Referral).where(scope)
     if status:
         stmt = stmt.where(Referral.status.in_(status))
     if service_type:
@@ -524,7 +582,7 @@ def list_referrals(
     if overdue is not None:
         clause = overdue_clause(utcnow())
         stmt = stmt.where(clause if overdue else ~clause)
-        stmt = stmt.order_by(Referral.ack_due_at, Referral.id)
+        stmt = stmt.order_by(first_unmet_deadline(), Referral.id)
     else:
         stmt = stmt.order_by(Referral.created_at.desc(), Referral.id)
     return paginate(session, stmt, page=page, per_page=per_page)
@@ -554,8 +612,23 @@ class CaseView:
 def read_case(
     session: Session, *, actor: Actor, settings: Settings, case_id: uuid.UUID
 ) -> CaseView:
-    """The case with its client profile, for parties and admins; every read is audited."""
+    """The case with its client profile, for parties and admins; every read is audited.
+
+    A coordinator never sees the profile: 403 inside its coverage (the attempt is
+    audited and the trace kept), 404 outside it.
+    """
     case = _readable_case(session, actor, case_id)
+    if is_coordinator(actor):
+        audit.record(
+            session,
+            actor=actor,
+            action="case.read_client_denied",
+            entity_type="case",
+            entity_id=case.id,
+            summary={"role": actor.role},
+            durable=True,
+        )
+        raise Forbidden("Coordinators oversee referrals; the client profile is not theirs to see.")
     profile = _client_profile(settings, case)
     audit.record(
         session,
@@ -574,6 +647,7 @@ class Hop:
     from_organization: Organization
     to_organization: Organization
     overdue_reasons: list[str]
+    gaps: list[str] = field(default_factory=list)
     children: list[Hop] = field(default_factory=list)
 
     def __getattr__(self, name: str) -> Any:
@@ -597,6 +671,36 @@ class Hop:
 class Chain:
     case: Case
     roots: list[Hop]
+    gaps: list[str] = field(default_factory=list)
+
+
+def _hop_gaps(referral: Referral, referrals: list[Referral], now: datetime) -> list[str]:
+    """What an auditor looks for on one hop."""
+    gaps = []
+    if referral.status == "rejected":
+        rejected_at = referral.decided_at or referral.updated_at
+        onward = any(
+            r.from_organization_id == referral.from_organization_id
+            and r.created_at >= rejected_at
+            and r.status != "entered-in-error"
+            for r in referrals
+        )
+        if not onward:
+            gaps.append("rejected_without_onward_referral")
+    if (
+        referral.kind == "transfer"
+        and referral.status in ("requested", "received")
+        and referral.ack_due_at < now
+    ):
+        gaps.append("transfer_not_accepted_by_deadline")
+    return gaps
+
+
+def _case_gaps(referrals: list[Referral]) -> list[str]:
+    live = [r for r in referrals if r.status != "entered-in-error"]
+    if all(r.status in TERMINAL for r in live) and not any(r.status == "completed" for r in live):
+        return ["no_open_referral_and_no_completion"]
+    return []
 
 
 def chain(session: Session, *, actor: Actor, case_id: uuid.UUID) -> Chain:
@@ -618,7 +722,11 @@ def chain(session: Session, *, actor: Actor, case_id: uuid.UUID) -> Chain:
     now = utcnow()
     hops = {
         r.id: Hop(
-            r, orgs[r.from_organization_id], orgs[r.to_organization_id], overdue_reasons(r, now)
+            r,
+            orgs[r.from_organization_id],
+            orgs[r.to_organization_id],
+            overdue_reasons(r, now),
+            _hop_gaps(r, referrals, now),
         )
         for r in referrals
     }
@@ -628,7 +736,7 @@ def chain(session: Session, *, actor: Actor, case_id: uuid.UUID) -> Chain:
             roots.append(hops[r.id])
         else:
             hops[r.parent_referral_id].children.append(hops[r.id])
-    return Chain(case, roots)
+    return Chain(case, roots, _case_gaps(referrals))
 
 
 @dataclass
@@ -637,10 +745,28 @@ class ReferralView:
 
     referral: Referral
     overdue_reasons: list[str]
+    now: datetime
 
     @property
     def overdue(self) -> bool:
         return bool(self.overdue_reasons)
+
+    @property
+    def overdue_since(self) -> datetime | None:
+        """The earliest deadline passed unmet."""
+        r = self.referral
+        due = {"acknowledge": r.ack_due_at, "start": r.start_due_at}
+        return min((due[reason] for reason in self.overdue_reasons), default=None)  # type: ignore[type-var]
+
+    @property
+    def overdue_by_s(self) -> float | None:
+        since = self.overdue_since
+        return None if since is None else round((self.now - since).total_seconds())
+
+    @property
+    def must_act_organization_id(self) -> uuid.UUID | None:
+        """Who must act on an overdue referral: its receiver (acknowledge, start)."""
+        return self.referral.to_organization_id if self.overdue_reasons else None
 
     @property
     def etag(self) -> str:
@@ -650,5 +776,6 @@ class ReferralView:
         return getattr(self.referral, name)
 
 
-def view(referral: Referral) -> ReferralView:
-    return ReferralView(referral, overdue_reasons(referral))
+def view(referral: Referral, now: datetime | None = None) -> ReferralView:
+    now = now or utcnow()
+    return ReferralView(referral, overdue_reasons(referral, now), now)

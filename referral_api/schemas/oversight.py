@@ -1,0 +1,70 @@
+"""Oversight shapes: report rows and audit events."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from ..services.oversight import GROUPINGS
+from .common import PageSchema, PaginationArgsSchema, Timestamp
+from .directory import _region_code
+
+
+class ReportQueryArgsSchema(Schema):
+    region = fields.String(validate=_region_code)
+    from_ = fields.AwareDateTime(data_key="from", attribute="date_from")
+    to = fields.AwareDateTime(attribute="date_to")
+    group_by = fields.String(load_default="service_type", validate=validate.OneOf(GROUPINGS))
+
+
+class DurationSchema(Schema):
+    count = fields.Integer()
+    median = fields.Float(allow_none=True)
+    p90 = fields.Float(allow_none=True, metadata={"description": "Nearest-rank 90th percentile."})
+
+
+class ReportRowSchema(Schema):
+    key = fields.String(allow_none=True)
+    label = fields.String(allow_none=True)
+    total = fields.Integer(metadata={"description": "Referrals, entered-in-error excluded."})
+    entered_in_error = fields.Integer()
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer())
+    acceptance_rate = fields.Float(allow_none=True)
+    rejection_reasons = fields.Dict(keys=fields.String(), values=fields.Integer())
+    time_to_acknowledge_s = fields.Nested(DurationSchema)
+    time_to_decide_s = fields.Nested(DurationSchema)
+    time_to_start_s = fields.Nested(DurationSchema)
+    time_to_complete_s = fields.Nested(DurationSchema)
+    overdue = fields.Integer()
+
+
+class ReportSchema(Schema):
+    group_by = fields.String()
+    region = fields.String()
+    generated_at = Timestamp()
+    groups = fields.List(fields.Nested(ReportRowSchema))
+
+
+class AuditEventQueryArgsSchema(PaginationArgsSchema):
+    entity_type = fields.String(validate=validate.Length(max=40))
+    entity_id = fields.String(validate=validate.Length(max=64))
+    actor = fields.UUID(attribute="principal_id")
+    action = fields.String(validate=validate.Length(max=60))
+    since = fields.AwareDateTime()
+    until = fields.AwareDateTime()
+
+
+class AuditEventSchema(Schema):
+    seq = fields.Integer()
+    occurred_at = fields.DateTime(format="iso")
+    actor_principal_id = fields.UUID(allow_none=True)
+    actor_organization_id = fields.UUID(allow_none=True)
+    action = fields.String()
+    entity_type = fields.String()
+    entity_id = fields.String(allow_none=True)
+    summary = fields.Dict()
+    prev_hash = fields.String()
+    hash = fields.String()
+
+
+class AuditEventPageSchema(PageSchema):
+    items = fields.List(fields.Nested(AuditEventSchema))

@@ -1,0 +1,262 @@
+"""Oversight for coordinators and admins: referral reports and the audit trail."""
+
+from __future__ import annotations
+
+import math
+import statistics
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import String, and_, func, or_, select, type_coerce
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from ..errors import Forbidden, ValidationFailed
+from ..models import AuditEvent, Organization, Referral, Region
+from ..models.base import utcnow
+from ..models.referral import REFERRAL_STATUSES
+from ..vocabularies import NATIONAL
+from . import regions
+from .actors import Actor
+from .pagination import Page, paginate
+from .referrals import coverage_clause, is_coordinator, overdue_reasons
+
+GROUPINGS = (
+    "organization",
+    "receiving_organization",
+    "service_type",
+    "region",
+    "worker_role",
+    "risk_level",
+    "month",
+)
+DURATIONS = {
+    "time_to_acknowledge_s": "acknowledged_at",
+    "time_to_decide_s": "decided_at",
+    "time_to_start_s": "started_at",
+    "time_to_complete_s": "completed_at",
+}
+
+
+def oversight_scope(session: Session, actor: Actor, region: str | None) -> str:
+    """The region a coordinator or an admin may look at: `region`, inside the coverage."""
+    if not (actor.is_admin or is_coordinator(actor)):
+        raise Forbidden("Oversight is for coordinators and admins.")
+    coverage = NATIONAL if actor.is_admin else (actor.coverage_code or "")
+    if region is None:
+        return coverage
+    regions.require(session, region)
+    if coverage != NATIONAL and coverage not in regions.ancestors_of(region):
+        raise Forbidden(f"Region {region} lies outside your coverage ({coverage}).")
+    return region
+
+
+# -- reports --------------------------------------------------------------------------------
+
+
+def percentile_nearest_rank(values: list[float], p: float) -> float | None:
+    """The p-th percentile by the nearest-rank method (the ceil(p/100 * n)-th value)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    key: str | None
+    label: str | None
+    figures: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Report:
+    region: str
+    group_by: str
+    generated_at: datetime
+    rows: list[ReportRow]
+
+
+def _summarize(rows: list[Any], now: datetime) -> dict[str, Any]:
+    live = [r for r in rows if r.status != "entered-in-error"]
+    counts = Counter(r.status for r in live)
+    accepted = sum(1 for r in live if r.decided_at is not None and r.status != "rejected")
+    rejected = counts.get("rejected", 0)
+    figures: dict[str, Any] = {
+        "total": len(live),
+        "entered_in_error": len(rows) - len(live),
+        "counts": {status: counts.get(status, 0) for status in REFERRAL_STATUSES[:-1]},
+        "acceptance_rate": round(accepted / (accepted + rejected), 4)
+        if accepted + rejected
+        else None,
+        "rejection_reasons": dict(
+            sorted(Counter(r.status_reason for r in live if r.status == "rejected").items())
+        ),
+        "overdue": sum(1 for r in live if overdue_reasons(r, now)),
+    }
+    for name, column in DURATIONS.items():
+        seconds = [
+            (getattr(r, column) - r.created_at).total_seconds()
+            for r in live
+            if getattr(r, column) is not None
+        ]
+        figures[name] = {
+            "count": len(seconds),
+            "median": statistics.median(seconds) if seconds else None,
+            "p90": percentile_nearest_rank(seconds, 90),
+        }
+    return figures
+
+
+def referral_report(
+    session: Session,
+    *,
+    actor: Actor,
+    region: str | None = None,
+    date_from: datetime | None = None,
+    date_to: datetime | None = None,
+    group_by: str = "service_type",
+    now: datetime | None = None,
+) -> Report:
+    """Counts, acceptance, rejection reasons, response times and overdue, per group."""
+    now = now or utcnow()
+    scope = oversight_scope(session, actor, region)
+    receiver = Organization
+    stmt = (
+        select(
+            Referral.id,
+            Referral.from_organization_id,
+            Referral.to_organization_id,
+            receiver.region_code.label("receiver_region"),
+            Referral.service_type,
+            Referral.worker_role,
+            Referral.risk_level,
+            Referral.status,
+            Referral.status_reason,
+            Referral.created_at,
+            Referral.acknowledged_at,
+            Referral.decided_at,
+            Referral.started_at,
+            Referral.completed_at,
+            Referral.ack_due_at,
+            Referral.start_due_at,
+        )
+        .join(receiver, receiver.id == Referral.to_organization_id)
+        .where(coverage_clause(scope))
+    )
+    if date_from is not None:
+        stmt = stmt.where(Referral.created_at >= date_from)
+    if date_to is not None:
+        stmt = stmt.where(Referral.created_at < date_to)
+    key_of = _grouping(group_by)
+    groups: dict[str | None, list[Any]] = defaultdict(list)
+    for row in session.execute(stmt):
+        groups[key_of(row)].append(row)
+    labels = _labels(session, group_by, groups.keys())
+    rows = [
+        ReportRow(key, labels.get(key, key), _summarize(members, now))
+        for key, members in sorted(groups.items(), key=lambda kv: (kv[0] is None, kv[0] or ""))
+    ]
+    return Report(scope, group_by, now, rows)
+
+
+def _grouping(group_by: str) -> Any:
+    if group_by not in GROUPINGS:
+        raise ValidationFailed({"group_by": f"Must be one of {', '.join(GROUPINGS)}."})
+    return {
+        "organization": lambda r: str(r.from_organization_id),
+        "receiving_organization": lambda r: str(r.to_organization_id),
+        "service_type": lambda r: r.service_type,
+        # The receiving organization's province: where the service is given.
+        "region": lambda r: r.receiver_region.split(".")[0] if r.receiver_region else None,
+        "worker_role": lambda r: r.worker_role,
+        "risk_level": lambda r: r.risk_level,
+        "month": lambda r: r.created_at.strftime("%Y-%m"),
+    }[group_by]
+
+
+def _labels(session: Session, group_by: str, keys: Iterable[str | None]) -> dict[Any, str]:
+    wanted = [k for k in keys if k is not None]
+    if group_by in ("organization", "receiving_organization") and wanted:
+        ids = [uuid.UUID(k) for k in wanted]
+        return {
+            str(i): name
+            for i, name in session.execute(
+                select(Organization.id, Organization.name).where(Organization.id.in_(ids))
+            )
+        }
+    if group_by == "region" and wanted:
+        stmt = select(Region.code, Region.name).where(Region.code.in_(wanted))
+        return dict(session.execute(stmt).all())
+    return {}
+
+
+# -- the audit trail ------------------------------------------------------------------------
+
+
+def _uuid_text(session: Session, column: Any) -> ColumnElement[str]:
+    """SQL: a UUID column as the dashed text audit events store."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.cast(column, String)  # type: ignore[no-any-return]
+    raw = type_coerce(column, String)  # SQLite keeps 32 hex digits
+    spans = ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))
+    parts = [func.substr(raw, start, length) for start, length in spans]
+    text = parts[0]
+    for part in parts[1:]:
+        text = text + "-" + part
+    return text
+
+
+def list_audit_events(
+    session: Session,
+    *,
+    actor: Actor,
+    entity_type: str | None = None,
+    entity_id: str | None = None,
+    principal_id: uuid.UUID | None = None,
+    action: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    page: int,
+    per_page: int,
+) -> Page[AuditEvent]:
+    """Audit events: all for admins; for a coordinator those about referrals and cases
+    in its coverage."""
+    stmt = select(AuditEvent).order_by(AuditEvent.seq)
+    if not actor.is_admin:
+        if not is_coordinator(actor):
+            raise Forbidden("The audit trail is for coordinators and admins.")
+        covered = coverage_clause(actor.coverage_code or "")
+        stmt = stmt.where(
+            or_(
+                and_(
+                    AuditEvent.entity_type == "referral",
+                    AuditEvent.entity_id.in_(
+                        select(_uuid_text(session, Referral.id)).where(covered)
+                    ),
+                ),
+                and_(
+                    AuditEvent.entity_type == "case",
+                    AuditEvent.entity_id.in_(
+                        select(_uuid_text(session, Referral.case_id)).where(covered)
+                    ),
+                ),
+            )
+        )
+    if entity_type:
+        stmt = stmt.where(AuditEvent.entity_type == entity_type)
+    if entity_id:
+        stmt = stmt.where(AuditEvent.entity_id == entity_id)
+    if principal_id:
+        stmt = stmt.where(AuditEvent.actor_principal_id == principal_id)
+    if action:
+        stmt = stmt.where(AuditEvent.action == action)
+    if since:
+        stmt = stmt.where(AuditEvent.occurred_at >= since)
+    if until:
+        stmt = stmt.where(AuditEvent.occurred_at < until)
+    return paginate(session, stmt, page=page, per_page=per_page)
