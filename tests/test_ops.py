@@ -55,3 +55,53 @@ def test_access_log_is_json_without_body(client, make_caller, caplog) -> None:
     assert "Nama Rahasia Klien" not in line
     assert "query-value" not in line
     assert admin.token not in line
+
+
+def test_serve_runs_gunicorn_and_answers(fresh_databases) -> None:
+    """`referral-api serve` starts the production server on the given port."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from referral_api import migrate
+
+    url = fresh_databases.new()
+    migrate.upgrade(url)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "DATABASE_URL": url, "REFERRAL_API_SECRET_KEY": "s" * 40}
+    server = subprocess.Popen(  # noqa: S603 - our own CLI
+        [
+            sys.executable,
+            "-m",
+            "referral_api.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--threads",
+            "2",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        body = None
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
+                    body = json.loads(r.read())
+                    break
+            except OSError:
+                time.sleep(0.1)
+        assert body is not None and body["status"] == "ready"
+    finally:
+        server.terminate()
+        _, stderr = server.communicate(timeout=20)
+    assert b"gunicorn" in stderr.lower()
