@@ -169,6 +169,22 @@ def _raise_if(errors: Mapping[str, str]) -> None:
         raise ValidationFailed(dict(errors))
 
 
+def _audit_update(
+    session: Session, actor: Actor, kind: str, entity_id: uuid.UUID, changed: list[str]
+) -> None:
+    """Record which fields an update changed (nothing when it changed nothing)."""
+    if changed:
+        session.flush()
+        audit.record(
+            session,
+            actor=actor,
+            action=f"{kind}.update",
+            entity_type=kind,
+            entity_id=entity_id,
+            summary={"fields": sorted(changed)},
+        )
+
+
 def _apply(entity: Any, values: Mapping[str, Any]) -> list[str]:
     changed = []
     for key, value in values.items():
@@ -232,16 +248,7 @@ def update_organization(
         search_index.reindex(
             session, service_ids=search_index.services_of(session, organization_id=organization.id)
         )
-    if changed:
-        session.flush()
-        audit.record(
-            session,
-            actor=actor,
-            action="organization.update",
-            entity_type="organization",
-            entity_id=organization.id,
-            summary={"fields": sorted(changed)},
-        )
+    _audit_update(session, actor, "organization", organization.id, changed)
     return organization
 
 
@@ -378,15 +385,7 @@ def update_location(
         search_index.reindex(
             session, service_ids=search_index.services_at(session, location_id=location.id)
         )
-        session.flush()
-        audit.record(
-            session,
-            actor=actor,
-            action="location.update",
-            entity_type="location",
-            entity_id=location.id,
-            summary={"fields": sorted(changed)},
-        )
+    _audit_update(session, actor, "location", location.id, changed)
     return location
 
 
@@ -563,13 +562,5 @@ def update_service(
         service.capacity_updated_at = utcnow()
     if changed:
         search_index.reindex(session, service_ids=[service.id])
-        session.flush()
-        audit.record(
-            session,
-            actor=actor,
-            action="service.update",
-            entity_type="service",
-            entity_id=service.id,
-            summary={"fields": sorted(changed)},
-        )
+    _audit_update(session, actor, "service", service.id, changed)
     return service
