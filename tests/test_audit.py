@@ -1,3 +1,4 @@
+import json
 import threading
 
 import pytest
@@ -30,7 +31,7 @@ def test_token_create_and_revoke_are_audited(session: Session, make_caller) -> N
         select(AuditEvent).where(AuditEvent.entity_id == str(caller.principal.id))
     ).all()
     assert [e.action for e in events] == ["token.create", "token.revoke"]
-    assert events[0].summary["role"] == "caseworker"
+    assert json.loads(events[0].summary)["role"] == "caseworker"
     assert caller.token not in str(events[0].summary)
     assert events[1].prev_hash == events[0].hash
     assert audit.verify(session).ok

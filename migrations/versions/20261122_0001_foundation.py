@@ -9,7 +9,6 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
 
 from referral_api.models.base import UTCDateTime
 
@@ -19,7 +18,6 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 GENESIS_HASH = "0" * 64
-JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 PG_REFUSE = """
 CREATE FUNCTION audit_events_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -97,7 +95,8 @@ def upgrade() -> None:
         sa.Column("action", sa.String(60), nullable=False),
         sa.Column("entity_type", sa.String(40), nullable=False),
         sa.Column("entity_id", sa.String(64), nullable=True),
-        sa.Column("summary", JSONType, nullable=False),
+        # The canonical JSON text of the summary: hashed as stored, never re-encoded.
+        sa.Column("summary", sa.Text(), nullable=False),
         sa.Column("prev_hash", sa.String(64), nullable=False),
         sa.Column("hash", sa.String(64), nullable=False),
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_audit_events")),

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator
+from sqlalchemy import JSON, DateTime, MetaData, String, TypeDecorator, cast, func, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase
 
@@ -40,6 +40,19 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 # JSONB on PostgreSQL (indexable, compact), JSON text on SQLite.
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+def uuid_text(dialect: str, column: Any) -> Any:
+    """SQL: a UUID column as its dashed lowercase text, on either database."""
+    if dialect == "postgresql":
+        return cast(column, String)
+    raw = type_coerce(column, String)  # SQLite stores 32 hex digits
+    spans = ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))
+    parts = [func.substr(raw, start, length) for start, length in spans]
+    text = parts[0]
+    for part in parts[1:]:
+        text = text + "-" + part
+    return text
 
 
 def utcnow() -> datetime:

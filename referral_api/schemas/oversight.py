@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from marshmallow import Schema, fields, validate
 
 from ..services.oversight import GROUPINGS
@@ -61,7 +63,7 @@ class AuditEventSchema(Schema):
     action = fields.String()
     entity_type = fields.String()
     entity_id = fields.String(allow_none=True)
-    summary = fields.Dict()
+    summary = fields.Function(lambda event: json.loads(event.summary), metadata={"type": "object"})
     prev_hash = fields.String()
     hash = fields.String()
 

@@ -8,13 +8,14 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
-from sqlalchemy import event, insert, select, update
+from sqlalchemy import DateTime, event, insert, select, type_coerce, update
 from sqlalchemy.orm import Session
 
 from ..models import GENESIS_HASH, AuditEvent, AuditHead
-from ..models.base import utcnow
+from ..models.base import utcnow, uuid_text
 from .actors import Actor
 
 _head = AuditHead.__table__
@@ -24,12 +25,18 @@ def _format_time(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _str_or_none(value: Any) -> str | None:
-    return None if value is None else str(value)
+def _text(value: Any) -> str:
+    """A JSON value for a text field (or null)."""
+    return "null" if value is None else encode_basestring(str(value))
 
 
-def canonical_json(event: Mapping[str, Any]) -> str:
-    return json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+# One encoder, made once: json.dumps with options builds a new one on every call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def canonical_json(value: Any) -> str:
+    """Sorted keys, no whitespace, UTF-8 as is: the form an event is hashed in."""
+    return _CANONICAL.encode(value)
 
 
 def event_hash(
@@ -37,25 +44,36 @@ def event_hash(
     prev_hash: str,
     seq: int,
     occurred_at: datetime,
-    actor_principal_id: uuid.UUID | None,
-    actor_organization_id: uuid.UUID | None,
+    actor_principal_id: uuid.UUID | str | None,
+    actor_organization_id: uuid.UUID | str | None,
     action: str,
     entity_type: str,
     entity_id: str | None,
-    summary: Mapping[str, Any],
+    summary: str,
 ) -> str:
-    """SHA-256(prev_hash || canonical JSON of the event)."""
-    body = canonical_json(
-        {
-            "seq": seq,
-            "occurred_at": _format_time(occurred_at),
-            "actor_principal_id": _str_or_none(actor_principal_id),
-            "actor_organization_id": _str_or_none(actor_organization_id),
-            "action": action,
-            "entity_type": entity_type,
-            "entity_id": entity_id,
-            "summary": summary,
-        }
+    """SHA-256(prev_hash || canonical JSON of the event).
+
+    The event's canonical JSON has its keys in sorted order and the summary embedded as
+    the canonical JSON text it is stored as, so verifying needs no JSON parsing.
+    """
+    body = (
+        '{"action":'
+        + _text(action)
+        + ',"actor_organization_id":'
+        + _text(actor_organization_id)
+        + ',"actor_principal_id":'
+        + _text(actor_principal_id)
+        + ',"entity_id":'
+        + _text(entity_id)
+        + ',"entity_type":'
+        + _text(entity_type)
+        + ',"occurred_at":"'
+        + _format_time(occurred_at)
+        + '","seq":'
+        + str(int(seq))
+        + ',"summary":'
+        + summary
+        + "}"
     )
     return hashlib.sha256((prev_hash + body).encode()).hexdigest()
 
@@ -89,8 +107,8 @@ def record(
         "actor_organization_id": actor.organization_id,
         "action": action,
         "entity_type": entity_type,
-        "entity_id": _str_or_none(entity_id),
-        "summary": dict(summary or {}),
+        "entity_id": None if entity_id is None else str(entity_id),
+        "summary": canonical_json(dict(summary or {})),
     }
     session.info.setdefault(_PENDING, []).append(fields)
     if durable:
@@ -154,45 +172,57 @@ class Verdict:
     reason: str | None = None
 
 
-_COLUMNS = (
-    AuditEvent.seq,
-    AuditEvent.occurred_at,
-    AuditEvent.actor_principal_id,
-    AuditEvent.actor_organization_id,
-    AuditEvent.action,
-    AuditEvent.entity_type,
-    AuditEvent.entity_id,
-    AuditEvent.summary,
-    AuditEvent.prev_hash,
-    AuditEvent.hash,
-)
-
-
 def verify(session: Session, *, batch_size: int = 5000) -> Verdict:
     """Recompute the whole chain; name the first event that does not fit."""
-    rows: Iterable[Any] = session.execute(
-        select(*_COLUMNS).order_by(AuditEvent.seq).execution_options(yield_per=batch_size)
+    dialect = session.get_bind().dialect.name
+    columns = (
+        AuditEvent.seq,
+        # Plain UTC timestamps and ids as text: hashing formats them, and building
+        # time-zone and UUID objects for a million rows would cost more than the hashing.
+        type_coerce(AuditEvent.occurred_at, DateTime),
+        uuid_text(dialect, AuditEvent.actor_principal_id),
+        uuid_text(dialect, AuditEvent.actor_organization_id),
+        AuditEvent.action,
+        AuditEvent.entity_type,
+        AuditEvent.entity_id,
+        AuditEvent.summary,
+        AuditEvent.prev_hash,
+        AuditEvent.hash,
+    )
+    rows: Iterable[Any] = session.connection().execute(
+        select(*columns).order_by(AuditEvent.seq).execution_options(yield_per=batch_size)
     )
     expected_seq, running = 1, GENESIS_HASH
     checked = 0
-    for row in rows:
-        if row.seq != expected_seq:
+    for (
+        seq,
+        occurred_at,
+        principal,
+        organization,
+        action,
+        kind,
+        entity,
+        summary,
+        prev,
+        digest,
+    ) in rows:
+        if seq != expected_seq:
             return Verdict(False, checked, expected_seq, f"event {expected_seq} is missing")
-        if row.prev_hash != running:
-            return Verdict(False, checked, row.seq, "prev_hash does not match the chain")
-        digest = event_hash(
-            prev_hash=row.prev_hash,
-            seq=row.seq,
-            occurred_at=row.occurred_at,
-            actor_principal_id=row.actor_principal_id,
-            actor_organization_id=row.actor_organization_id,
-            action=row.action,
-            entity_type=row.entity_type,
-            entity_id=row.entity_id,
-            summary=row.summary,
+        if prev != running:
+            return Verdict(False, checked, seq, "prev_hash does not match the chain")
+        recomputed = event_hash(
+            prev_hash=prev,
+            seq=seq,
+            occurred_at=occurred_at,
+            actor_principal_id=principal,
+            actor_organization_id=organization,
+            action=action,
+            entity_type=kind,
+            entity_id=entity,
+            summary=summary,
         )
-        if digest != row.hash:
-            return Verdict(False, checked, row.seq, "event content does not match its hash")
+        if recomputed != digest:
+            return Verdict(False, checked, seq, "event content does not match its hash")
         running = digest
         expected_seq += 1
         checked += 1

@@ -11,13 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, String, and_, func, literal, or_, select, type_coerce
+from sqlalchemy import DateTime, and_, func, literal, or_, select, type_coerce
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
 
 from ..errors import Forbidden, ValidationFailed
 from ..models import AuditEvent, Organization, Referral, Region
-from ..models.base import utcnow
+from ..models.base import utcnow, uuid_text
 from ..models.referral import REFERRAL_STATUSES
 from ..vocabularies import NATIONAL
 from . import regions
@@ -199,19 +198,6 @@ def _labels(session: Session, group_by: str, keys: Iterable[str | None]) -> dict
 # -- the audit trail ------------------------------------------------------------------------
 
 
-def _uuid_text(session: Session, column: Any) -> ColumnElement[str]:
-    """SQL: a UUID column as the dashed text audit events store."""
-    if session.get_bind().dialect.name == "postgresql":
-        return func.cast(column, String)  # type: ignore[no-any-return]
-    raw = type_coerce(column, String)  # SQLite keeps 32 hex digits
-    spans = ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))
-    parts = [func.substr(raw, start, length) for start, length in spans]
-    text = parts[0]
-    for part in parts[1:]:
-        text = text + "-" + part
-    return text
-
-
 def list_audit_events(
     session: Session,
     *,
@@ -232,18 +218,19 @@ def list_audit_events(
         if not is_coordinator(actor):
             raise Forbidden("The audit trail is for coordinators and admins.")
         covered = coverage_clause(actor.coverage_code or "")
+        dialect = session.get_bind().dialect.name
         stmt = stmt.where(
             or_(
                 and_(
                     AuditEvent.entity_type == "referral",
                     AuditEvent.entity_id.in_(
-                        select(_uuid_text(session, Referral.id)).where(covered)
+                        select(uuid_text(dialect, Referral.id)).where(covered)
                     ),
                 ),
                 and_(
                     AuditEvent.entity_type == "case",
                     AuditEvent.entity_id.in_(
-                        select(_uuid_text(session, Referral.case_id)).where(covered)
+                        select(uuid_text(dialect, Referral.case_id)).where(covered)
                     ),
                 ),
             )

@@ -1,0 +1,103 @@
+"""Benchmark `audit verify` over a long chain.
+
+    python bench/audit_verify.py --events 1000000 --database-url URL --json FILE
+
+Builds a valid chain of N events in a database of its own (bulk insert, hashes computed
+as the service does), then times a full verification (DESIGN.md: 1,000,000 events in
+20 s or less).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+from common import fresh_database  # bench/ is the script's directory
+from sqlalchemy import insert, update
+from sqlalchemy.orm import Session
+
+from referral_api import migrate
+from referral_api.db import make_engine
+from referral_api.models import AuditEvent, AuditHead
+from referral_api.models.audit import GENESIS_HASH
+from referral_api.models.base import utcnow
+from referral_api.services import audit
+
+
+def build_chain(url: str, count: int) -> None:
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    start = utcnow() - timedelta(days=365)
+    principal, organization = uuid.uuid4(), uuid.uuid4()
+    prev = GENESIS_HASH
+    summary = audit.canonical_json({"from": "received", "to": "accepted", "version": 3})
+    with Session(engine) as session, session.begin():
+        batch = []
+        for seq in range(1, count + 1):
+            fields = {
+                "seq": seq,
+                "occurred_at": start + timedelta(seconds=seq * 30),
+                "actor_principal_id": principal,
+                "actor_organization_id": organization,
+                "action": "referral.transition",
+                "entity_type": "referral",
+                "entity_id": str(uuid.UUID(int=seq)),
+                "summary": summary,
+            }
+            digest = audit.event_hash(prev_hash=prev, **fields)
+            batch.append({**fields, "prev_hash": prev, "hash": digest})
+            prev = digest
+            if len(batch) == 10_000:
+                session.execute(insert(AuditEvent), batch)
+                batch = []
+        if batch:
+            session.execute(insert(AuditEvent), batch)
+        session.execute(update(AuditHead).values(last_seq=count, last_hash=prev))
+    engine.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--database-url", default="sqlite:///instance/bench-audit.sqlite3")
+    parser.add_argument("--json", dest="json_path")
+    args = parser.parse_args(argv)
+
+    url, drop = fresh_database(args.database_url, "audit")
+    try:
+        started = time.perf_counter()
+        build_chain(url, args.events)
+        build_s = time.perf_counter() - started
+        engine = make_engine(url)
+        with Session(engine) as session:
+            started = time.perf_counter()
+            verdict = audit.verify(session)
+            verify_s = time.perf_counter() - started
+        engine.dispose()
+    finally:
+        drop()
+    result = {
+        "benchmark": "audit_verify",
+        "database": url.split(":", 1)[0].split("+")[0],
+        "events": args.events,
+        "build_s": round(build_s, 1),
+        "verify_s": round(verify_s, 2),
+        "verdict": {"ok": verdict.ok, "checked": verdict.checked},
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+    }
+    print(json.dumps(result, indent=2))
+    if args.json_path:
+        Path(args.json_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json_path).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    return 0 if verdict.ok and verdict.checked == args.events else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
