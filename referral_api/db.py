@@ -87,8 +87,10 @@ class Database:
             if (
                 self.engine.dialect.name == "sqlite"
                 and has_request_context()
-                and request.method not in _SAFE_METHODS
+                and (request.method not in _SAFE_METHODS or "Authorization" in request.headers)
             ):
+                # Authenticated reads may write too (last_used_at, audited profile reads):
+                # on SQLite they take the write lock up front as well.
                 session.connection(execution_options={SQLITE_BEGIN_OPTION: "IMMEDIATE"})
         return session
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
 from ..services.pagination import MAX_PER_PAGE
 
@@ -35,8 +35,22 @@ class Timestamp(fields.DateTime):
         return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+class Instant(fields.AwareDateTime):
+    """An RFC 3339 time with an offset, normalised to UTC, between 1900 and 2999."""
+
+    def _deserialize(self, value, attr, data, **kwargs):  # type: ignore[no-untyped-def]
+        parsed = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            in_utc = parsed.astimezone(UTC)
+        except OverflowError:
+            raise ValidationError("Not a representable time.") from None
+        if not 1900 <= in_utc.year <= 2999:
+            raise ValidationError("Must lie between the years 1900 and 2999.")
+        return in_utc
+
+
 class PaginationArgsSchema(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
 
 

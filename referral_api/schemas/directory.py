@@ -17,7 +17,7 @@ from ..vocabularies import (
     SERVICE_STATUSES,
     SERVICE_TYPE_CODES,
 )
-from .common import PageSchema, PaginationArgsSchema, Timestamp
+from .common import Instant, PageSchema, PaginationArgsSchema, Timestamp
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 # National short codes (129, 148, 110) or a full E.164 number.
@@ -171,7 +171,7 @@ class OrganizationQueryArgsSchema(PaginationArgsSchema):
     type = fields.String(validate=_codes(ORGANIZATION_TYPE_CODES, "type"))
     region = fields.String(validate=_region_code)
     status = fields.String(load_default="active", validate=validate.OneOf(ORGANIZATION_STATUSES))
-    verified_since = fields.AwareDateTime(default_timezone=None)
+    verified_since = Instant(default_timezone=None)
     q = fields.String(validate=validate.Length(min=1, max=100))
 
 
@@ -245,8 +245,8 @@ class EligibilitySchema(Schema):
 
 
 class CapacitySchema(Schema):
-    beds_total = fields.Integer(allow_none=True, validate=validate.Range(min=0))
-    beds_available = fields.Integer(allow_none=True, validate=validate.Range(min=0))
+    beds_total = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=100_000))
+    beds_available = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=100_000))
     updated_at = Timestamp(dump_only=True, allow_none=True)
 
 
@@ -319,7 +319,7 @@ class SearchFilterArgsSchema(Schema):
         load_default=False, metadata={"description": "Only services with beds available."}
     )
     organization_type = fields.String(validate=_codes(ORGANIZATION_TYPE_CODES, "type"))
-    verified_since = fields.AwareDateTime(default_timezone=None)
+    verified_since = Instant(default_timezone=None)
 
 
 class ServiceQueryArgsSchema(PaginationArgsSchema, SearchFilterArgsSchema):

@@ -7,14 +7,14 @@ import json
 from marshmallow import Schema, fields, validate
 
 from ..services.oversight import GROUPINGS
-from .common import PageSchema, PaginationArgsSchema, Timestamp
+from .common import Instant, PageSchema, PaginationArgsSchema, Timestamp
 from .directory import _region_code
 
 
 class ReportQueryArgsSchema(Schema):
     region = fields.String(validate=_region_code)
-    from_ = fields.AwareDateTime(data_key="from", attribute="date_from")
-    to = fields.AwareDateTime(attribute="date_to")
+    from_ = Instant(data_key="from", attribute="date_from")
+    to = Instant(attribute="date_to")
     group_by = fields.String(load_default="service_type", validate=validate.OneOf(GROUPINGS))
 
 
@@ -51,8 +51,8 @@ class AuditEventQueryArgsSchema(PaginationArgsSchema):
     entity_id = fields.String(validate=validate.Length(max=64))
     actor = fields.UUID(attribute="principal_id")
     action = fields.String(validate=validate.Length(max=60))
-    since = fields.AwareDateTime()
-    until = fields.AwareDateTime()
+    since = Instant()
+    until = Instant()
 
 
 class AuditEventSchema(Schema):

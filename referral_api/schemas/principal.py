@@ -40,7 +40,9 @@ class TokenCreateSchema(Schema):
     organization_id = fields.UUID(load_default=None, allow_none=True)
     coverage_code = fields.String(load_default=None, allow_none=True)
     expires_days = fields.Float(
-        load_default=None, allow_none=True, validate=validate.Range(min=0, min_inclusive=False)
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(min=0, max=3650, min_inclusive=False),
     )
 
 

@@ -18,7 +18,7 @@ from ..vocabularies import (
     STATUS_REASONS,
     WORKER_ROLES,
 )
-from .common import PageSchema, PaginationArgsSchema, Timestamp
+from .common import Instant, PageSchema, PaginationArgsSchema, Timestamp
 from .directory import _codes, _country, _language
 
 
@@ -58,7 +58,7 @@ class NewCaseSchema(Schema):
 class ConsentSchema(Schema):
     basis = fields.String(required=True, validate=validate.OneOf(CONSENT_BASES))
     obtained_by = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    obtained_at = fields.AwareDateTime(required=True)
+    obtained_at = Instant(required=True)
     method = fields.String(required=True, validate=validate.OneOf(CONSENT_METHODS))
     scope = fields.String(required=True, validate=validate.Length(min=1, max=1000))
     justification = fields.String(allow_none=True, validate=validate.Length(max=2000))

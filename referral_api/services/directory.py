@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, String, and_, case, cast, func, select
+from sqlalchemy import Select, String, and_, case, cast, func, literal, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -53,6 +53,22 @@ def sees_site(actor: Actor, location: Location) -> bool:
     )
 
 
+def _hidden(actor: Actor) -> ColumnElement[bool]:
+    """SQL: the location is a confidential site this actor sees only redacted."""
+    hidden = Location.confidential.is_(True)
+    if actor.organization_id is not None:
+        hidden = and_(hidden, Location.organization_id != actor.organization_id)
+    return hidden
+
+
+def redacted_region() -> ColumnElement[str | None]:
+    """SQL: a location's region as outsiders see it (a confidential site: its regency)."""
+    return case(
+        (Location.confidential.is_(True), func.substr(Location.region_code, 1, 5)),
+        else_=Location.region_code,
+    )
+
+
 def visible_region_expr(actor: Actor) -> ColumnElement[str | None]:
     """SQL: the region code of a location as this actor may see it.
 
@@ -61,10 +77,17 @@ def visible_region_expr(actor: Actor) -> ColumnElement[str | None]:
     """
     if actor.is_admin:
         return Location.region_code
-    hidden = Location.confidential
-    if actor.organization_id is not None:
-        hidden = and_(hidden, Location.organization_id != actor.organization_id)
-    return case((hidden, func.substr(Location.region_code, 1, 5)), else_=Location.region_code)
+    return case(
+        (_hidden(actor), func.substr(Location.region_code, 1, 5)), else_=Location.region_code
+    )
+
+
+def visible_name_expr(actor: Actor) -> ColumnElement[str]:
+    """SQL: a location's name as this actor sees it (lists sort by it, so it must not be
+    the real name of a site the actor may not see)."""
+    if actor.is_admin:
+        return Location.name
+    return case((_hidden(actor), literal(CONFIDENTIAL_NAME)), else_=Location.name)
 
 
 def may_know_confidential(actor: Actor) -> bool:
@@ -400,7 +423,11 @@ def list_locations(
     per_page: int,
 ) -> Page[Location]:
     """List the locations the actor may know exist."""
-    stmt = select(Location).where(location_visibility(actor)).order_by(Location.name, Location.id)
+    stmt = (
+        select(Location)
+        .where(location_visibility(actor))
+        .order_by(visible_name_expr(actor), Location.id)
+    )
     if organization_id:
         stmt = stmt.where(Location.organization_id == organization_id)
     if region:

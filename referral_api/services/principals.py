@@ -23,6 +23,7 @@ TOKEN_PREFIX = "rk_"  # noqa: S105 - a prefix, not a secret
 # last_used_at is a hint for operators, not an audit record: writing it at most once a
 # minute keeps every authenticated read from becoming a write.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+MAX_EXPIRES_DAYS = 3650
 COVERAGE_PATTERN = re.compile(r"^(ID|\d{2}(\.\d{2}(\.\d{2})?)?)$")
 
 
@@ -63,8 +64,8 @@ def create_token(
         errors["coverage_code"] = "Must be ID or a Kemendagri region code such as 53 or 53.71."
     elif coverage_code and session.get(Region, coverage_code) is None:
         errors["coverage_code"] = f"Unknown region code {coverage_code}."
-    if expires_days is not None and not expires_days > 0:
-        errors["expires_days"] = "Must be greater than 0."
+    if expires_days is not None and not 0 < expires_days <= MAX_EXPIRES_DAYS:
+        errors["expires_days"] = f"Must be more than 0 and at most {MAX_EXPIRES_DAYS} days."
     if errors:
         raise ValidationFailed(errors)
     _authorize_management(actor, role=role, organization_id=organization_id)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select, true
+from sqlalchemy import and_, exists, func, or_, select, true
 from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
@@ -36,7 +37,7 @@ from ..models import (
 )
 from ..models.base import utcnow
 from ..vocabularies import CHILD_CONSENT_BASES, NATIONAL, START_DEADLINE_TYPES
-from . import audit, crypto, regions
+from . import audit, crypto, directory, regions
 from .actors import Actor
 from .pagination import Page, paginate
 
@@ -82,6 +83,8 @@ def _party_clause(organization_id: uuid.UUID) -> ColumnElement[bool]:
         Case.owner_organization_id == organization_id,
         exists().where(
             Referral.case_id == Case.id,
+            # A referral sent by mistake gives the wrong receiver nothing to keep.
+            Referral.status != "entered-in-error",
             or_(
                 Referral.from_organization_id == organization_id,
                 Referral.to_organization_id == organization_id,
@@ -108,7 +111,9 @@ def coverage_clause(coverage: str) -> ColumnElement[bool]:
         exists().where(
             service_locations.c.service_id == Referral.to_service_id,
             Location.id == service_locations.c.location_id,
-            regions.within(Location.region_code, coverage),
+            # A safe house counts at regency level only, as for every outsider: a
+            # district-wide coordinator or report must not learn its district.
+            regions.within(directory.redacted_region(), coverage),
         ),
     )
 
@@ -222,6 +227,18 @@ def _check_consent(consent: Mapping[str, Any], client: Mapping[str, Any], now: d
         raise ValidationFailed(errors)
 
 
+def _may_transfer(session: Session, actor: Actor, case: Case) -> bool:
+    """The owner, or a receiver whose referral in the case is accepted and not ended."""
+    if case.owner_organization_id == actor.organization_id:
+        return True
+    serving = select(Referral.id).where(
+        Referral.case_id == case.id,
+        Referral.to_organization_id == actor.organization_id,
+        Referral.status.in_(("accepted", "in-progress", "on-hold")),
+    )
+    return session.scalar(serving.limit(1)) is not None
+
+
 def _client_profile(settings: Settings, case: Case) -> dict[str, Any]:
     return crypto.open_sealed(settings.secret_key, case.id, case.client_ciphertext)
 
@@ -278,6 +295,11 @@ def create_referral(
         except NotFound:
             raise ValidationFailed({"case_id": "No such case."}) from None
         client = _client_profile(settings, case)
+        if data["kind"] == "transfer" and not _may_transfer(session, actor, case):
+            raise Forbidden(
+                "Only the case owner, or an organization now serving the client (an accepted "
+                "referral in the case), transfers the case."
+            )
     else:
         client = data["case"]["client"]
     _check_consent(data["consent"], client, now)
@@ -402,6 +424,11 @@ def replay(session: Session, *, actor: Actor, key: str, fingerprint: str) -> Ide
     """The stored response for this key, if any; a different body under it is refused."""
     if actor.principal_id is None:
         return None
+    if session.get_bind().dialect.name == "postgresql":
+        # Two retries racing with one key: the second waits here for the first to commit,
+        # then replays its response. (SQLite serializes writing requests already.)
+        lock_key = func.hashtextextended(f"{actor.principal_id}:{key}", 0)
+        session.execute(select(func.pg_advisory_xact_lock(lock_key)))
     stored = session.get(IdempotencyKey, (actor.principal_id, key))
     if stored is not None and stored.request_hash != fingerprint:
         raise ValidationFailed(
@@ -443,7 +470,7 @@ def parse_if_match(header: str | None) -> int | None:
     if value == "*":
         return None
     value = value.removeprefix("W/").strip('"')
-    if not value.isdigit():
+    if not re.fullmatch(r"[0-9]{1,18}", value):
         raise PreconditionFailed(f"If-Match {header!r} is not an ETag of this resource.")
     return int(value)
 
