@@ -8,7 +8,7 @@ from flask import Flask, Response, request
 from sqlalchemy.exc import DBAPIError
 
 from .config import Config
-from .db import db
+from .db import db, request_writes
 from .errors import database_error_response, problem, register_error_handlers
 from .logs import configure_logging, init_request_logging
 from .security import load_principal
@@ -62,6 +62,11 @@ def create_app(config: Config | None = None) -> Flask:
             session.commit()
         except DBAPIError as error:
             session.rollback()
+            if not request_writes():
+                # A plain read's only write is the token's last_used_at hint: losing it
+                # to a concurrent writer must not fail the read.
+                log.warning("last_used_at not recorded: %s", type(error.orig).__name__)
+                return response
             return database_error_response(error)
         return response
 

@@ -50,6 +50,21 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}".strip())
 
 
+def writes_on_read(view: Any) -> Any:
+    """Mark a GET view that writes (an audited read), so SQLite locks for writing."""
+    view.writes_on_read = True
+    return view
+
+
+def request_writes() -> bool:
+    """Whether this request is expected to write: any unsafe method, or a marked read."""
+    if request.method not in _SAFE_METHODS:
+        return True
+    view = current_app.view_functions.get(request.endpoint or "")
+    handler = getattr(getattr(view, "view_class", None), request.method.lower(), view)
+    return bool(getattr(handler, "writes_on_read", False))
+
+
 @dataclass
 class _Bound:
     engine: Engine
@@ -84,13 +99,7 @@ class Database:
         if session is None:
             session = self.bound.session_factory()
             g._db_session = session
-            if (
-                self.engine.dialect.name == "sqlite"
-                and has_request_context()
-                and (request.method not in _SAFE_METHODS or "Authorization" in request.headers)
-            ):
-                # Authenticated reads may write too (last_used_at, audited profile reads):
-                # on SQLite they take the write lock up front as well.
+            if self.engine.dialect.name == "sqlite" and has_request_context() and request_writes():
                 session.connection(execution_options={SQLITE_BEGIN_OPTION: "IMMEDIATE"})
         return session
 

@@ -197,3 +197,18 @@ def test_concurrent_profile_reads_and_writes_succeed(fresh_databases):
     engine.dispose()
     assert sorted(set(codes)) <= [200, 201], codes
     assert created == 31
+
+
+def test_which_requests_lock_for_writing(app) -> None:
+    from referral_api.db import request_writes
+
+    case_url = "/api/v1/cases/6f1c1e1e-0000-4000-8000-000000000000"
+    expectations = [
+        ("GET", case_url, True),  # an audited profile read writes
+        ("GET", case_url + "/chain", False),
+        ("GET", "/api/v1/services/nearest?lat=-10&lng=123", False),
+        ("POST", "/api/v1/referrals", True),
+    ]
+    for method, url, writes in expectations:
+        with app.test_request_context(url, method=method):
+            assert request_writes() is writes, (method, url)

@@ -7,7 +7,7 @@ import uuid
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from ..db import db
+from ..db import db, writes_on_read
 from ..schemas.referral import CaseSchema, ChainSchema
 from ..security import current_actor
 from ..services import referrals
@@ -20,6 +20,7 @@ blp = Blueprint(
 
 @blp.route("/<uuid:case_id>")
 class CasesById(MethodView):
+    @writes_on_read
     @authenticated(blp)
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.response(200, CaseSchema)
