@@ -28,7 +28,9 @@ def test_token_create_and_revoke_are_audited(session: Session, make_caller) -> N
     )  # queued until the transaction commits
     session.commit()
     events = session.scalars(
-        select(AuditEvent).where(AuditEvent.entity_id == str(caller.principal.id))
+        select(AuditEvent)
+        .where(AuditEvent.entity_id == str(caller.principal.id))
+        .order_by(AuditEvent.seq)
     ).all()
     assert [e.action for e in events] == ["token.create", "token.revoke"]
     assert json.loads(events[0].summary)["role"] == "caseworker"
