@@ -61,12 +61,15 @@ def _hidden(actor: Actor) -> ColumnElement[bool]:
     return hidden
 
 
+def _regency_when(condition: ColumnElement[bool]) -> ColumnElement[str | None]:
+    """SQL: a location's region, cut to its regency where `condition` holds."""
+    regency = func.substr(Location.region_code, 1, 5)
+    return case((condition, regency), else_=Location.region_code)
+
+
 def redacted_region() -> ColumnElement[str | None]:
     """SQL: a location's region as outsiders see it (a confidential site: its regency)."""
-    return case(
-        (Location.confidential.is_(True), func.substr(Location.region_code, 1, 5)),
-        else_=Location.region_code,
-    )
+    return _regency_when(Location.confidential.is_(True))
 
 
 def visible_region_expr(actor: Actor) -> ColumnElement[str | None]:
@@ -77,9 +80,7 @@ def visible_region_expr(actor: Actor) -> ColumnElement[str | None]:
     """
     if actor.is_admin:
         return Location.region_code
-    return case(
-        (_hidden(actor), func.substr(Location.region_code, 1, 5)), else_=Location.region_code
-    )
+    return _regency_when(_hidden(actor))
 
 
 def visible_name_expr(actor: Actor) -> ColumnElement[str]:

@@ -475,15 +475,6 @@ def parse_if_match(header: str | None) -> int | None:
     return int(value)
 
 
-def allowed_next(referral: Referral, side: str | None) -> set[str]:
-    allowed = NEXT[referral.status]
-    if side == "sender":
-        return set(allowed & SENDER_STATUSES)
-    if side == "receiver":
-        return set(allowed & RECEIVER_STATUSES)
-    return set()
-
-
 def transition(
     session: Session,
     *,
@@ -513,12 +504,12 @@ def transition(
         raise PreconditionFailed(
             f"The referral is at version {referral.version}, not {expected}: reload it."
         )
-    if status not in NEXT[referral.status]:
-        allowed = allowed_next(referral, side)
-        raise InvalidTransition(
-            f"A {referral.status} referral cannot become {status}.", allowed=allowed
-        )
     mine = SENDER_STATUSES if side == "sender" else RECEIVER_STATUSES
+    if status not in NEXT[referral.status]:
+        raise InvalidTransition(
+            f"A {referral.status} referral cannot become {status}.",
+            allowed=NEXT[referral.status] & mine,
+        )
     if status not in mine:
         other = "receiver" if side == "sender" else "sender"
         raise Forbidden(f"Only the {other} sets a referral to {status}.")

@@ -6,7 +6,7 @@ import math
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from ..models import Location, SearchEntry, Service, service_locations
@@ -138,4 +138,4 @@ def rebuild(session: Session, *, batch: int = 2000) -> int:
     for start in range(0, len(ids), batch):
         reindex(session, service_ids=ids[start : start + batch])
         session.expunge_all()
-    return len(session.scalars(select(SearchEntry.service_id)).all())
+    return session.scalar(select(func.count()).select_from(SearchEntry)) or 0
