@@ -98,6 +98,8 @@ def start_server(url: str, port: int, workers: int, threads: int) -> subprocess.
             str(port),
             "--workers",
             str(workers),
+            "--threads",
+            str(threads),
         ],
         env=env,
         stdout=subprocess.DEVNULL,
