@@ -218,6 +218,7 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
             self.cfg.set("threads", threads)
             self.cfg.set("worker_class", "gthread")
             self.cfg.set("accesslog", None)
+            self.cfg.set("reuse_port", True)
 
         def load(self) -> Flask:
             return create_app(config)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,6 +35,8 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
+        # The trigger that chains audit events hashes with it (migration 20261122_0005).
+        dbapi_connection.create_function("referral_api_sha256", 1, _sha256_hex, deterministic=True)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA busy_timeout = 30000")
@@ -48,6 +51,10 @@ def _configure_sqlite(engine: Engine) -> None:
         # read first would fail, not wait, when another writer committed in between.
         mode = connection.get_execution_options().get(SQLITE_BEGIN_OPTION, "")
         connection.exec_driver_sql(f"BEGIN {mode}".strip())
+
+
+def _sha256_hex(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def writes_on_read(view: Any) -> Any:

@@ -1,6 +1,6 @@
 """SQLAlchemy models, one module per aggregate."""
 
-from .audit import GENESIS_HASH, AuditEvent, AuditHead
+from .audit import GENESIS_HASH, AuditEvent, AuditHead, AuditQueue
 from .base import Base
 from .organization import (
     Location,
@@ -19,6 +19,7 @@ __all__ = [
     "GENESIS_HASH",
     "AuditEvent",
     "AuditHead",
+    "AuditQueue",
     "Base",
     "Case",
     "IdempotencyKey",

@@ -11,14 +11,15 @@ from datetime import datetime
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
-from sqlalchemy import DateTime, event, insert, select, type_coerce, update
+from sqlalchemy import DateTime, event, select, type_coerce
 from sqlalchemy.orm import Session
 
-from ..models import GENESIS_HASH, AuditEvent, AuditHead
+from ..models import GENESIS_HASH, AuditEvent, AuditHead, AuditQueue
 from ..models.base import utcnow, uuid_text
 from .actors import Actor
 
 _head = AuditHead.__table__
+_queue = AuditQueue.__table__
 
 
 def _format_time(value: datetime) -> str:
@@ -39,10 +40,8 @@ def canonical_json(value: Any) -> str:
     return _CANONICAL.encode(value)
 
 
-def event_hash(
+def event_body(
     *,
-    prev_hash: str,
-    seq: int,
     occurred_at: datetime,
     actor_principal_id: uuid.UUID | str | None,
     actor_organization_id: uuid.UUID | str | None,
@@ -50,13 +49,11 @@ def event_hash(
     entity_type: str,
     entity_id: str | None,
     summary: str,
-) -> str:
-    """SHA-256(prev_hash || canonical JSON of the event).
-
-    The event's canonical JSON has its keys in sorted order and the summary embedded as
-    the canonical JSON text it is stored as, so verifying needs no JSON parsing.
-    """
-    body = (
+) -> tuple[str, str]:
+    """The event's canonical JSON, in the two parts around its `seq` (known only once the
+    event is chained): keys in sorted order, the summary embedded as the canonical JSON
+    text it is stored as, so verifying needs no JSON parsing."""
+    head = (
         '{"action":'
         + _text(action)
         + ',"actor_organization_id":'
@@ -70,12 +67,18 @@ def event_hash(
         + ',"occurred_at":"'
         + _format_time(occurred_at)
         + '","seq":'
-        + str(int(seq))
-        + ',"summary":'
-        + summary
-        + "}"
     )
-    return hashlib.sha256((prev_hash + body).encode()).hexdigest()
+    return head, ',"summary":' + summary + "}"
+
+
+def event_hash(*, prev_hash: str, seq: int, **fields: Any) -> str:
+    """SHA-256(prev_hash || canonical JSON of the event).
+
+    The database triggers that chain queued events compute the same digest from the
+    same two body parts (migration 20261122_0005); `verify` recomputes it here.
+    """
+    head, tail = event_body(**fields)
+    return hashlib.sha256((prev_hash + head + str(int(seq)) + tail).encode()).hexdigest()
 
 
 _PENDING = "referral_api.audit_pending"
@@ -96,10 +99,6 @@ def record(
 
     A `durable` event (a refused attempt that must leave a trace) is kept when the
     transaction rolls back; `commit_durable` then writes it on its own.
-
-    Appending takes the chain head's row lock (PostgreSQL) or the write lock (SQLite),
-    which serializes every writer until its commit. Taking it at the last moment, just
-    before COMMIT, keeps that window short whatever else the transaction does.
     """
     fields = {
         "occurred_at": utcnow(),
@@ -116,28 +115,23 @@ def record(
 
 
 def append_pending(session: Session) -> int:
-    """Append the queued events to the chain, in the caller's transaction."""
+    """Hand the queued events to the chain, in the caller's transaction.
+
+    They go into `audit_queue` as the transaction's last statement; a trigger chains
+    them (see `AuditQueue`). Appending takes the chain head's lock, which serializes every
+    writer until its commit: on PostgreSQL the trigger waits for COMMIT itself, so no
+    round trip to the application happens while the head is locked.
+    """
     pending = session.info.pop(_PENDING, [])
     session.info.pop(_DURABLE, None)  # committed along with the rest
     if not pending:
         return 0
     session.flush()
-    # The UPDATE of the single head row takes its lock before anything is hashed, so
-    # concurrent writers are serialized and each sees the hash its predecessor committed.
-    last_seq, prev_hash = session.execute(
-        update(_head)
-        .where(_head.c.id == 1)
-        .values(last_seq=_head.c.last_seq + len(pending))
-        .returning(_head.c.last_seq, _head.c.last_hash)
-    ).one()
     rows = []
-    for offset, fields in enumerate(pending):
-        seq = last_seq - len(pending) + 1 + offset
-        digest = event_hash(prev_hash=prev_hash, seq=seq, **fields)
-        rows.append({"seq": seq, "prev_hash": prev_hash, "hash": digest, **fields})
-        prev_hash = digest
-    session.execute(insert(AuditEvent), rows)
-    session.execute(update(_head).where(_head.c.id == 1).values(last_hash=prev_hash))
+    for fields in pending:
+        head, tail = event_body(**fields)
+        rows.append({**fields, "body_head": head, "body_tail": tail})
+    session.connection().execute(_queue.insert(), rows)
     return len(rows)
 
 
