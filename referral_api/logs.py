@@ -63,7 +63,7 @@ def init_request_logging(app: Flask) -> None:
     def _log(response: Response) -> Response:
         request_id = g.get("request_id") or uuid.uuid4().hex
         response.headers["X-Request-ID"] = request_id
-        principal = g.get("principal")
+        actor = g.get("actor")
         started = g.get("started")
         access_log.info(
             "request",
@@ -75,7 +75,9 @@ def init_request_logging(app: Flask) -> None:
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2)
                 if started
                 else None,
-                "principal_id": str(principal.id) if principal is not None else None,
+                "principal_id": str(actor.principal_id)
+                if actor is not None and actor.principal_id is not None
+                else None,
             },
         )
         return response

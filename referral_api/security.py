@@ -10,7 +10,6 @@ from flask import g, request
 
 from .db import db
 from .errors import Forbidden, Unauthorized
-from .models import Principal
 from .services import principals
 from .services.actors import Actor
 
@@ -19,23 +18,19 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def load_principal() -> None:
     """Authenticate the request if it carries a token; a bad token is always a 401."""
-    g.principal = None
+    g.actor = Actor.public()
     header = request.headers.get("Authorization")
     if header is None:
         return
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("The Authorization header must be 'Bearer <token>'.")
-    g.principal = principals.authenticate(db.session, token=token.strip())
-
-
-def current_principal() -> Principal | None:
-    return g.get("principal")
+    g.actor = principals.authenticate(db.session, token=token.strip())
 
 
 def current_actor() -> Actor:
-    principal = current_principal()
-    return Actor.public() if principal is None else Actor.of(principal)
+    """Who is calling: the token's principal, or the public."""
+    return g.get("actor") or Actor.public()
 
 
 def require_role(*roles: str) -> Callable[[F], F]:
@@ -44,12 +39,12 @@ def require_role(*roles: str) -> Callable[[F], F]:
     def decorator(view: F) -> F:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            principal = current_principal()
-            if principal is None:
+            actor = current_actor()
+            if not actor.is_authenticated:
                 raise Unauthorized("This endpoint needs a bearer token.")
-            if roles and principal.role not in roles:
+            if roles and actor.role not in roles:
                 raise Forbidden(
-                    f"The role {principal.role} may not do this (needs {' or '.join(roles)})."
+                    f"The role {actor.role} may not do this (needs {' or '.join(roles)})."
                 )
             return view(*args, **kwargs)
 

@@ -117,6 +117,9 @@ class ReferralEvent(Base):
     reason: Mapped[str | None] = mapped_column(String(30))
     note: Mapped[str | None] = mapped_column(Text)
 
+    # Also tells the unit of work to insert a new referral before its first event.
+    referral: Mapped[Referral] = relationship()
+
     __table_args__ = (Index("uq_referral_events_version", "referral_id", "version", unique=True),)
 
 

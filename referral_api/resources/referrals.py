@@ -32,6 +32,7 @@ blp = Blueprint(
     description="Referrals between organizations (FHIR Task status codes).",
 )
 SENDERS = (Role.CASEWORKER, Role.ORG_ADMIN)
+_REFERRAL = ReferralSchema()
 
 
 def _with_etag(view: referrals.ReferralView, status: int = 200) -> tuple[Any, int, dict]:
@@ -78,7 +79,7 @@ class Referrals(MethodView):
         referral = referrals.create_referral(
             db.session, actor=actor, settings=referral_settings(), data=data
         )
-        body = ReferralSchema().dump(referrals.view(referral))
+        body = _REFERRAL.dump(referrals.view(referral))
         if key is not None:
             referrals.remember(
                 db.session,

@@ -9,7 +9,7 @@ import secrets
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..errors import Forbidden, NotFound, Unauthorized, ValidationFailed
@@ -118,19 +118,50 @@ def revoke_token(session: Session, *, actor: Actor, principal_id: uuid.UUID) -> 
     return principal
 
 
-def authenticate(session: Session, *, token: str, now: datetime | None = None) -> Principal:
-    """Return the principal a bearer token belongs to, or raise Unauthorized."""
+_AUTHENTICATE = select(
+    Principal.id,
+    Principal.organization_id,
+    Principal.role,
+    Principal.coverage_code,
+    Principal.token_hash,
+    Principal.revoked_at,
+    Principal.expires_at,
+    Principal.last_used_at,
+)
+
+
+def authenticate(session: Session, *, token: str, now: datetime | None = None) -> Actor:
+    """Return who a bearer token belongs to, or raise Unauthorized.
+
+    Every authenticated request runs this, so it reads only the columns it needs.
+    """
     now = now or utcnow()
     digest = hash_token(token)
-    principal = session.scalars(select(Principal).where(Principal.token_hash == digest)).first()
-    if principal is None or not hmac.compare_digest(principal.token_hash, digest):
+    row = session.execute(_AUTHENTICATE.where(Principal.token_hash == digest)).first()
+    if row is None or not hmac.compare_digest(row.token_hash, digest):
         raise Unauthorized("The bearer token is not valid.")
-    if principal.revoked_at is not None:
+    if row.revoked_at is not None:
         raise Unauthorized("The bearer token has been revoked.")
-    if principal.expires_at is not None and principal.expires_at <= now:
+    if row.expires_at is not None and row.expires_at <= now:
         raise Unauthorized("The bearer token has expired.")
-    if principal.last_used_at is None or now - principal.last_used_at >= LAST_USED_RESOLUTION:
-        principal.last_used_at = now
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
+        session.execute(
+            update(Principal).where(Principal.id == row.id).values(last_used_at=now),
+            execution_options={"synchronize_session": False},
+        )
+    return Actor(
+        principal_id=row.id,
+        organization_id=row.organization_id,
+        role=row.role,
+        coverage_code=row.coverage_code,
+    )
+
+
+def get_principal(session: Session, *, principal_id: uuid.UUID) -> Principal:
+    """A principal by id (it exists: the caller was just authenticated as it)."""
+    principal = session.get(Principal, principal_id)
+    if principal is None:
+        raise NotFound(f"Principal {principal_id} does not exist.")
     return principal
 
 

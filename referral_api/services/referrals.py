@@ -323,7 +323,6 @@ def create_referral(
         )
         case.client_ciphertext = crypto.seal(settings.secret_key, case.id, dict(client))
         session.add(case)
-        session.flush()
         audit.record(
             session,
             actor=actor,
@@ -335,6 +334,7 @@ def create_referral(
 
     service_type = data["service_type"]
     referral = Referral(
+        id=uuid.uuid4(),
         case_id=case.id,
         parent_referral_id=parent.id if parent else None,
         kind=data["kind"],
@@ -358,7 +358,6 @@ def create_referral(
         version=1,
     )
     session.add(referral)
-    session.flush()
     _record_event(session, actor, referral, None, role="sender", reason=None, note=None)
     audit.record(
         session,
@@ -374,6 +373,7 @@ def create_referral(
             "risk_level": referral.risk_level,
         },
     )
+    session.flush()
     return referral
 
 
@@ -407,7 +407,6 @@ def _record_event(
         note=note,
     )
     session.add(event)
-    session.flush()
     return event
 
 
@@ -544,7 +543,6 @@ def transition(
     referral.version += 1
     if status == "accepted" and referral.kind == "transfer":
         referral.case.owner_organization_id = referral.to_organization_id
-    session.flush()
     _record_event(session, actor, referral, previous, role=side, reason=reason, note=note)
     audit.record(
         session,
@@ -554,6 +552,7 @@ def transition(
         entity_id=referral.id,
         summary={"from": previous, "to": status, "reason": reason, "version": referral.version},
     )
+    session.flush()
     return referral
 
 
