@@ -3,6 +3,8 @@ import threading
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -10,11 +12,11 @@ from sqlalchemy.orm import Session
 from referral_api import migrate
 from referral_api.cli import main
 from referral_api.db import make_engine
-from referral_api.models import AuditEvent
+from referral_api.models import AuditEvent, AuditQueue
 from referral_api.services import audit, principals
 from referral_api.services.actors import Actor
 
-from .conftest import ON_POSTGRES
+from .conftest import ON_POSTGRES, requires_postgres
 
 
 def test_token_create_and_revoke_are_audited(session: Session, make_caller) -> None:
@@ -69,6 +71,83 @@ def test_audit_table_refuses_update_and_delete(session: Session, make_caller, st
     with pytest.raises(DBAPIError) as raised, session.begin_nested():
         session.execute(text(statement))
     assert "append-only" in str(raised.value)
+
+
+# Text the database triggers must hash exactly as Python does (migration 20261122_0005):
+# quotes, backslashes, control characters, accents, scripts and emoji.
+AWKWARD_TEXT = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+    max_size=40,
+)
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(entity_id=AWKWARD_TEXT, note=st.text(max_size=40), action=AWKWARD_TEXT)
+def test_triggers_hash_events_as_verify_does(
+    session: Session, entity_id: str, note: str, action: str
+) -> None:
+    actor = Actor(principal_id=None, organization_id=None, role="system")
+    summary = {"note": note, "nested": {"b": [1, None, True], "a": 'é"\\'}}
+    audit.record(
+        session,
+        actor=actor,
+        action=action[:60],
+        entity_type="test",
+        entity_id=entity_id[:64],
+        summary=summary,
+    )
+    audit.record(session, actor=actor, action="test.second", entity_type="test", entity_id=None)
+    session.commit()
+    first, second = session.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(2))
+    assert (first.action, second.entity_id, second.summary) == (
+        "test.second",
+        entity_id[:64],
+        audit.canonical_json(summary),
+    )
+    assert first.prev_hash == second.hash
+    for event in (second, first):
+        assert event.hash == audit.event_hash(
+            prev_hash=event.prev_hash,
+            seq=event.seq,
+            occurred_at=event.occurred_at,
+            actor_principal_id=event.actor_principal_id,
+            actor_organization_id=event.actor_organization_id,
+            action=event.action,
+            entity_type=event.entity_type,
+            entity_id=event.entity_id,
+            summary=event.summary,
+        )
+    assert session.scalar(select(func.count()).select_from(AuditQueue)) == 0
+
+
+@requires_postgres
+def test_postgres_locks_the_chain_head_only_at_commit(fresh_databases) -> None:
+    """A transaction that has queued its event does not hold up other appenders: the
+    head is locked by the trigger deferred to its COMMIT."""
+    url = fresh_databases.new()
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    actor = Actor.system()
+    try:
+        with Session(engine) as slow:
+            audit.record(slow, actor=actor, action="test.slow", entity_type="test", entity_id="1")
+            audit.append_pending(slow)  # queued inside the open transaction
+            with Session(engine) as fast, fast.begin():
+                fast.execute(text("SET LOCAL lock_timeout = '2s'"))
+                audit.record(
+                    fast, actor=actor, action="test.fast", entity_type="test", entity_id="2"
+                )
+            slow.commit()
+        with Session(engine) as session:
+            actions = session.scalars(select(AuditEvent.action).order_by(AuditEvent.seq)).all()
+            assert actions == ["test.fast", "test.slow"]
+            assert audit.verify(session).ok
+    finally:
+        engine.dispose()
 
 
 def test_verify_endpoint_matches_service(client, session, make_caller) -> None:
