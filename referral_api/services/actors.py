@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from ..models import Principal, Role
+from ..models import Role
 
 
 @dataclass(frozen=True)
@@ -14,15 +14,6 @@ class Actor:
     organization_id: uuid.UUID | None
     role: str | None
     coverage_code: str | None = None
-
-    @classmethod
-    def of(cls, principal: Principal) -> Actor:
-        return cls(
-            principal_id=principal.id,
-            organization_id=principal.organization_id,
-            role=principal.role,
-            coverage_code=principal.coverage_code,
-        )
 
     @classmethod
     def system(cls) -> Actor:
