@@ -96,9 +96,7 @@ def create_token(
 
 def revoke_token(session: Session, *, actor: Actor, principal_id: uuid.UUID) -> Principal:
     """Revoke a principal's token; revoking twice changes nothing more."""
-    principal = session.get(Principal, principal_id)
-    if principal is None:
-        raise NotFound(f"Principal {principal_id} does not exist.")
+    principal = get_principal(session, principal_id=principal_id)
     try:
         _authorize_management(actor, role=principal.role, organization_id=principal.organization_id)
     except Forbidden:
@@ -158,7 +156,7 @@ def authenticate(session: Session, *, token: str, now: datetime | None = None) -
 
 
 def get_principal(session: Session, *, principal_id: uuid.UUID) -> Principal:
-    """A principal by id (it exists: the caller was just authenticated as it)."""
+    """A principal by id, or NotFound."""
     principal = session.get(Principal, principal_id)
     if principal is None:
         raise NotFound(f"Principal {principal_id} does not exist.")
