@@ -101,6 +101,27 @@ class Location(Base):
     organization: Mapped[Organization] = relationship()
 
 
+def eligibility_of(service: Any) -> dict[str, Any]:
+    """Who a service takes, from a Service or a row of the services table."""
+    return {
+        "age_min": service.age_min,
+        "age_max": service.age_max,
+        "genders": list(service.genders or []),
+        "notes": service.eligibility_notes,
+    }
+
+
+def capacity_of(service: Any) -> dict[str, Any] | None:
+    """Its beds, from a Service or a row of the services table (None: not a bed service)."""
+    if service.beds_total is None and service.beds_available is None:
+        return None
+    return {
+        "beds_total": service.beds_total,
+        "beds_available": service.beds_available,
+        "updated_at": service.capacity_updated_at,
+    }
+
+
 class Service(Base):
     __tablename__ = "services"
     __table_args__ = (
@@ -153,22 +174,11 @@ class Service(Base):
 
     @property
     def eligibility(self) -> dict[str, Any]:
-        return {
-            "age_min": self.age_min,
-            "age_max": self.age_max,
-            "genders": list(self.genders or []),
-            "notes": self.eligibility_notes,
-        }
+        return eligibility_of(self)
 
     @property
     def capacity(self) -> dict[str, Any] | None:
-        if self.beds_total is None and self.beds_available is None:
-            return None
-        return {
-            "beds_total": self.beds_total,
-            "beds_available": self.beds_available,
-            "updated_at": self.capacity_updated_at,
-        }
+        return capacity_of(self)
 
     @property
     def location_ids(self) -> list[uuid.UUID]:

@@ -22,6 +22,7 @@ from ..models import (
     ServiceTypeAssignment,
 )
 from ..models.base import utcnow
+from ..models.organization import capacity_of, eligibility_of
 from ..vocabularies import NATIONAL
 from . import audit, regions, search_index
 from .actors import Actor
@@ -159,18 +160,65 @@ def view_location(actor: Actor, location: Location) -> LocationView:
 
 @dataclass(frozen=True)
 class ServiceView:
-    service: Service
-    location_ids: list[uuid.UUID]
+    """A service as one caller may see it: only the locations they may know exist."""
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.service, name)
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    name: str
+    description: str | None
+    service_types: list[str]
+    eligibility: dict[str, Any]
+    languages: list[str]
+    fees: str
+    hours: str | None
+    capacity: dict[str, Any] | None
+    coverage: list[str]
+    status: str
+    location_ids: list[uuid.UUID]
+    demo: bool
+    created_at: datetime
+    updated_at: datetime
 
 
 def view_service(actor: Actor, service: Service) -> ServiceView:
     """A service with only the locations this actor may know exist."""
+    return service_view_of(
+        actor,
+        service,
+        service_types=service.service_types,
+        coverage=service.coverage,
+        locations=service.locations,
+    )
+
+
+def service_view_of(
+    actor: Actor,
+    service: Any,
+    *,
+    service_types: list[str],
+    coverage: list[str],
+    locations: Iterable[Any],
+) -> ServiceView:
+    """The view of a Service, or of a row of the services table with its related rows."""
     known = may_know_confidential(actor)
-    ids = [loc.id for loc in service.locations if known or not loc.confidential]
-    return ServiceView(service, ids)
+    return ServiceView(
+        id=service.id,
+        organization_id=service.organization_id,
+        name=service.name,
+        description=service.description,
+        service_types=service_types,
+        eligibility=eligibility_of(service),
+        languages=list(service.languages or []),
+        fees=service.fees,
+        hours=service.hours,
+        capacity=capacity_of(service),
+        coverage=coverage,
+        status=service.status,
+        location_ids=[loc.id for loc in locations if known or not loc.confidential],
+        demo=service.demo,
+        created_at=service.created_at,
+        updated_at=service.updated_at,
+    )
 
 
 # -- validation helpers -------------------------------------------------------------------

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from geographiclib.geodesic import Geodesic as GeodesicSolver
 from geopy.distance import ELLIPSOIDS
-from sqlalchemy import Select, String, and_, cast, or_, select, true, type_coerce
+from sqlalchemy import Select, String, and_, bindparam, cast, or_, select, true, type_coerce
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -43,7 +43,7 @@ MAX_DISTANCE_KM = 20_004.0
 SPHERE_TOLERANCE = 0.01
 # Fewer km per degree than anywhere on the ellipsoid, so boxes are never too small.
 KM_PER_DEGREE_MIN = 110.5
-FIRST_RADIUS_KM = 30.0
+FIRST_RADIUS_KM = 10.0
 GROWTH = 3.0
 
 
@@ -187,9 +187,16 @@ def origin_from(
 
 
 @dataclass(frozen=True)
+class OrganizationSummary:
+    id: uuid.UUID
+    name: str
+    type: str
+
+
+@dataclass(frozen=True)
 class NearestItem:
     distance_km: float
-    organization: Organization
+    organization: OrganizationSummary
     service: directory.ServiceView
     location: directory.LocationView
 
@@ -288,40 +295,59 @@ def _filter_conditions(
     return conditions
 
 
-def _box_condition(
-    scope: _Scope, box: tuple[float, float, float, float] | None
-) -> ColumnElement[bool]:
+def _in_box(scope: _Scope) -> ColumnElement[bool]:
     """`row IN (...) AND col BETWEEN ...`: one index range per grid row, then the box."""
-    if box is None:
-        return scope.row.is_not(None)
-    rows, first, last = search_index.box_cells(box)
     return and_(
-        scope.row.in_(rows),
-        scope.col.between(first, last),
-        scope.latitude.between(box[0], box[1]),
-        scope.longitude.between(box[2], box[3]),
+        scope.row.in_(bindparam("rows", expanding=True)),
+        scope.col.between(bindparam("first_col"), bindparam("last_col")),
+        scope.latitude.between(bindparam("lat_min"), bindparam("lat_max")),
+        scope.longitude.between(bindparam("lng_min"), bindparam("lng_max")),
     )
 
 
-def _candidates(
-    session: Session,
-    scopes: list[_Scope],
-    conditions: list[ColumnElement[bool]],
-    box: tuple[float, float, float, float] | None,
-) -> list[tuple[str, str, float, float]]:
-    """Service-at-location entries inside the box, with the coordinates the actor sees."""
-    rows: list[tuple[str, str, float, float]] = []
-    for scope in scopes:
-        stmt = select(
-            type_coerce(SearchEntry.location_id, String),
-            type_coerce(SearchEntry.service_id, String),
-            scope.latitude,
-            scope.longitude,
-        ).where(scope.where, _box_condition(scope, box), *conditions)
+class _Candidates:
+    """The candidate queries of one search: built once, run for each box it grows to."""
+
+    def __init__(
+        self, session: Session, scopes: list[_Scope], conditions: list[ColumnElement[bool]]
+    ) -> None:
+        self.connection = session.connection()
+        self.scopes, self.conditions = scopes, conditions
+        self.statements: dict[bool, list[Select[Any]]] = {}
+
+    def _statements(self, whole_earth: bool) -> list[Select[Any]]:
+        if whole_earth not in self.statements:
+            self.statements[whole_earth] = [
+                select(
+                    type_coerce(SearchEntry.location_id, String),
+                    type_coerce(SearchEntry.service_id, String),
+                    scope.latitude,
+                    scope.longitude,
+                ).where(
+                    scope.where,
+                    scope.row.is_not(None) if whole_earth else _in_box(scope),
+                    *self.conditions,
+                )
+                for scope in self.scopes
+            ]
+        return self.statements[whole_earth]
+
+    def __call__(
+        self, box: tuple[float, float, float, float] | None
+    ) -> list[tuple[str, str, float, float]]:
+        """Service-at-location entries inside the box, with the coordinates the actor sees."""
+        params: dict[str, Any] = {}
+        if box is not None:
+            rows, first, last = search_index.box_cells(box)
+            params = dict(zip(("lat_min", "lat_max", "lng_min", "lng_max"), box, strict=True))
+            params.update(rows=rows, first_col=first, last_col=last)
         # Ids as text: SQLite gives them so already, and no UUID objects are built for
         # rows that will not make the top k (PostgreSQL's driver still returns UUIDs).
-        rows += [(str(a), str(b), c, d) for a, b, c, d in session.execute(stmt)]
-    return rows
+        return [
+            (str(a), str(b), c, d)
+            for stmt in self._statements(box is None)
+            for a, b, c, d in self.connection.execute(stmt, params)
+        ]
 
 
 def _top_k(
@@ -356,12 +382,11 @@ def nearest(
     radius_km: float | None,
 ) -> NearestResult:
     """The `limit` nearest service-at-location entries, nearest first."""
-    scopes = _scopes(actor)
-    conditions = _filter_conditions(session, actor, filters)
+    candidates = _Candidates(session, _scopes(actor), _filter_conditions(session, actor, filters))
     ceiling = min(radius_km, MAX_DISTANCE_KM) if radius_km is not None else MAX_DISTANCE_KM
     radius = min(FIRST_RADIUS_KM, ceiling)
     while True:
-        rows = _candidates(session, scopes, conditions, bounding_box(origin, radius))
+        rows = candidates(bounding_box(origin, radius))
         hits, enough = _top_k(origin, rows, limit, radius)
         if enough or radius >= ceiling:
             break
@@ -369,20 +394,79 @@ def nearest(
     return NearestResult(origin, _present(session, actor, hits))
 
 
+_IDS = bindparam("ids", expanding=True)
+# The rows a nearest answer is made of, built once: plain rows, not ORM objects, which
+# cost several times more to load.
+_SERVICES = (
+    select(
+        *Service.__table__.c,
+        Organization.name.label("organization_name"),
+        Organization.type.label("organization_type"),
+    )
+    .join(Organization, Organization.id == Service.organization_id)
+    .where(Service.id.in_(_IDS))
+)
+_LOCATIONS = (
+    select(service_locations.c.service_id, *Location.__table__.c)
+    .join(Location, Location.id == service_locations.c.location_id)
+    .where(service_locations.c.service_id.in_(_IDS))
+    .order_by(Location.id)
+)
+_TYPES = (
+    select(ServiceTypeAssignment.service_id, ServiceTypeAssignment.service_type)
+    .where(ServiceTypeAssignment.service_id.in_(_IDS))
+    .order_by(ServiceTypeAssignment.service_type)
+)
+_COVERAGE = (
+    select(ServiceCoverage.service_id, ServiceCoverage.region_code)
+    .where(ServiceCoverage.service_id.in_(_IDS))
+    .order_by(ServiceCoverage.region_code)
+)
+
+
 def _present(session: Session, actor: Actor, hits: list[_Hit]) -> list[NearestItem]:
-    ids = [uuid.UUID(i) for i in {h.service_id for h in hits}]
-    services = {s.id: s for s in session.scalars(select(Service).where(Service.id.in_(ids)))}
+    """The hits with their services, organizations and locations."""
+    ids = list({uuid.UUID(hit.service_id) for hit in hits})
+    if not ids:
+        return []
+    params = {"ids": ids}
+    connection = session.connection()
+    services = {row.id: row for row in connection.execute(_SERVICES, params)}
+    locations, types, coverage = (
+        _by_service(connection.execute(stmt, params), ids)
+        for stmt in (_LOCATIONS, _TYPES, _COVERAGE)
+    )
+    views = {
+        service_id: directory.service_view_of(
+            actor,
+            row,
+            service_types=[value for _, value in types[service_id]],
+            coverage=[value for _, value in coverage[service_id]],
+            locations=locations[service_id],
+        )
+        for service_id, row in services.items()
+    }
     items = []
     for hit in hits:
-        service = services[uuid.UUID(hit.service_id)]
-        location_id = uuid.UUID(hit.location_id)
-        location = next(loc for loc in service.locations if loc.id == location_id)
+        service_id, location_id = uuid.UUID(hit.service_id), uuid.UUID(hit.location_id)
+        row = services[service_id]
+        location = next(loc for loc in locations[service_id] if loc.id == location_id)
         items.append(
             NearestItem(
                 distance_km=round(hit.distance_km, 1),
-                organization=service.organization,
-                service=directory.view_service(actor, service),
+                organization=OrganizationSummary(
+                    row.organization_id, row.organization_name, row.organization_type
+                ),
+                service=views[service_id],
                 location=directory.view_location(actor, location),
             )
         )
     return items
+
+
+def _by_service(rows: Iterable[Any], ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Any]]:
+    """Rows whose first column is a service id, grouped by it (in their order)."""
+    grouped: dict[uuid.UUID, list[Any]] = {service_id: [] for service_id in ids}
+    for row in rows:
+        grouped[row[0]].append(row)
+    return grouped
