@@ -175,6 +175,14 @@ def database_error_response(error: DBAPIError) -> Response:
             "Conflict",
             "The change conflicts with existing data (a duplicate or a missing reference).",
         )
+    if error.connection_invalidated:
+        log.warning("database connection lost: %s", type(error.orig).__name__)
+        return problem(
+            503,
+            "Database unavailable",
+            "The connection to the database was lost; retry the request.",
+            headers={"Retry-After": "1"},
+        )
     if isinstance(error, OperationalError) and _is_contention(error):
         return problem(
             503,

@@ -36,10 +36,14 @@ def referral_settings() -> Settings:
 
 
 def query_args(blp: Blueprint, schema: Any) -> Callable[[Any], Any]:
-    """Parse query parameters; an unknown parameter is refused, not silently ignored."""
+    """Parse query parameters; an unknown parameter is refused, not silently ignored.
+
+    Schemas are instantiated here, once: given a class, webargs would build one per request.
+    """
+    instance = schema() if isinstance(schema, type) else schema
 
     def decorator(view: Any) -> Any:
-        view = blp.arguments(schema, location="query", unknown=RAISE)(view)
+        view = blp.arguments(instance, location="query", unknown=RAISE)(view)
         return blp.alt_response(422, response="UNPROCESSABLE_ENTITY")(view)
 
     return decorator

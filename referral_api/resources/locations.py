@@ -44,7 +44,7 @@ class Locations(MethodView):
         return page_body(replace(page, items=views))
 
     @authenticated(blp, *WRITERS)
-    @blp.arguments(LocationCreateSchema)
+    @blp.arguments(LocationCreateSchema())
     @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
     @blp.response(201, LocationSchema)
     def post(self, data: dict[str, Any]) -> directory.LocationView:

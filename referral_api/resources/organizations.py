@@ -39,7 +39,7 @@ class Organizations(MethodView):
         return page_body(directory.list_organizations(db.session, **args))
 
     @authenticated(blp, Role.ADMIN)
-    @blp.arguments(OrganizationCreateSchema)
+    @blp.arguments(OrganizationCreateSchema())
     @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
     @blp.response(201, OrganizationSchema)
     def post(self, data: dict[str, Any]) -> Organization:

@@ -50,7 +50,7 @@ class Referrals(MethodView):
         return page_body(replace(page, items=[referrals.view(r) for r in page.items]))
 
     @authenticated(blp, *SENDERS)
-    @blp.arguments(ReferralCreateSchema)
+    @blp.arguments(ReferralCreateSchema())
     @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
     @blp.response(201, ReferralSchema, headers={"ETag": {"schema": {"type": "string"}}})
     @blp.doc(
@@ -115,7 +115,7 @@ class ReferralsById(MethodView):
 @blp.route("/<uuid:referral_id>/transitions")
 class ReferralTransitions(MethodView):
     @authenticated(blp, *SENDERS)
-    @blp.arguments(TransitionSchema)
+    @blp.arguments(TransitionSchema())
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.alt_response(409, response="CONFLICT")
     @blp.alt_response(412, response="PRECONDITION_FAILED")

@@ -37,7 +37,7 @@ class Tokens(MethodView):
         return page_body(principals.list_principals(db.session, actor=current_actor(), **args))
 
     @authenticated(blp, *MANAGERS)
-    @blp.arguments(TokenCreateSchema)
+    @blp.arguments(TokenCreateSchema())
     @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
     @blp.response(201, TokenCreatedSchema)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, true
+from sqlalchemy import (
+    Connection,
+    Row,
+    and_,
+    bindparam,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
@@ -63,6 +75,14 @@ NEEDS_REASON = frozenset({"rejected", "failed"})
 ACKNOWLEDGED = RECEIVER_STATUSES
 DECIDED = frozenset({"accepted", "rejected"})
 WRITERS = (Role.CASEWORKER, Role.ORG_ADMIN)
+
+# Referrals are written by statements built once and run on the session's connection,
+# rows in and rows out: for these one-row changes the ORM's unit of work cost more
+# than the database did.
+_REFERRALS = Referral.__table__
+_LOCK = select(_REFERRALS).where(_REFERRALS.c.id == bindparam("referral_id")).with_for_update()
+_INSERT_REFERRAL = insert(_REFERRALS).returning(*_REFERRALS.c)
+_INSERT_EVENT = insert(ReferralEvent.__table__)
 
 
 @dataclass(frozen=True)
@@ -165,7 +185,7 @@ def get_referral(session: Session, *, actor: Actor, referral_id: uuid.UUID) -> R
 # -- deadlines ------------------------------------------------------------------------------
 
 
-def overdue_reasons(referral: Referral, now: datetime | None = None) -> list[str]:
+def overdue_reasons(referral: Referral | Row[Any], now: datetime | None = None) -> list[str]:
     """Which deadlines have passed unmet: `acknowledge`, `start`."""
     now = now or utcnow()
     if referral.status in TERMINAL:
@@ -278,7 +298,7 @@ def _target(
 
 def create_referral(
     session: Session, *, actor: Actor, settings: Settings, data: Mapping[str, Any]
-) -> Referral:
+) -> Row[Any]:
     """Send a referral, on an existing case or with a new one owned by the sender."""
     if actor.role not in WRITERS or actor.organization_id is None:
         raise Forbidden("Only caseworkers and org_admins of an organization send referrals.")
@@ -314,51 +334,59 @@ def create_referral(
         raise ValidationFailed(errors)
     assert target is not None
 
+    connection = session.connection()
     if case is None:
-        case = Case(
-            id=uuid.uuid4(),
-            reference=data["case"].get("reference"),
-            owner_organization_id=actor.organization_id,
-            created_by=actor.principal_id,
+        case_id = uuid.uuid4()
+        connection.execute(
+            insert(Case),
+            {
+                "id": case_id,
+                "reference": data["case"].get("reference"),
+                "owner_organization_id": actor.organization_id,
+                "client_ciphertext": crypto.seal(settings.secret_key, case_id, dict(client)),
+                "created_by": actor.principal_id,
+            },
         )
-        case.client_ciphertext = crypto.seal(settings.secret_key, case.id, dict(client))
-        session.add(case)
         audit.record(
             session,
             actor=actor,
             action="case.create",
             entity_type="case",
-            entity_id=case.id,
-            summary={"owner_organization_id": str(case.owner_organization_id)},
+            entity_id=case_id,
+            summary={"owner_organization_id": str(actor.organization_id)},
         )
+    else:
+        case_id = case.id
 
     service_type = data["service_type"]
-    referral = Referral(
-        id=uuid.uuid4(),
-        case_id=case.id,
-        parent_referral_id=parent.id if parent else None,
-        kind=data["kind"],
-        from_organization_id=actor.organization_id,
-        from_principal_id=actor.principal_id,
-        to_organization_id=target.id,
-        to_service_id=data.get("to_service_id"),
-        service_type=service_type,
-        risk_level=data["risk_level"],
-        reason=data["reason"],
-        worker_role=data["worker_role"],
-        consent=_consent_json(data["consent"]),
-        capacity_override=data.get("capacity_override"),
-        status="requested",
-        created_at=now,
-        updated_at=now,
-        ack_due_at=now + timedelta(hours=settings.ack_hours[data["risk_level"]]),
-        start_due_at=now + timedelta(days=settings.start_days)
-        if service_type in START_DEADLINE_TYPES
-        else None,
-        version=1,
-    )
-    session.add(referral)
-    _record_event(session, actor, referral, None, role="sender", reason=None, note=None)
+    referral = connection.execute(
+        _INSERT_REFERRAL,
+        {
+            "id": uuid.uuid4(),
+            "case_id": case_id,
+            "parent_referral_id": parent.id if parent else None,
+            "kind": data["kind"],
+            "from_organization_id": actor.organization_id,
+            "from_principal_id": actor.principal_id,
+            "to_organization_id": target.id,
+            "to_service_id": data.get("to_service_id"),
+            "service_type": service_type,
+            "risk_level": data["risk_level"],
+            "reason": data["reason"],
+            "worker_role": data["worker_role"],
+            "consent": _consent_json(data["consent"]),
+            "capacity_override": data.get("capacity_override"),
+            "status": "requested",
+            "created_at": now,
+            "updated_at": now,
+            "ack_due_at": now + timedelta(hours=settings.ack_hours[data["risk_level"]]),
+            "start_due_at": now + timedelta(days=settings.start_days)
+            if service_type in START_DEADLINE_TYPES
+            else None,
+            "version": 1,
+        },
+    ).one()
+    _record_event(connection, actor, referral, None, role="sender", reason=None, note=None)
     audit.record(
         session,
         actor=actor,
@@ -366,14 +394,13 @@ def create_referral(
         entity_type="referral",
         entity_id=referral.id,
         summary={
-            "case_id": str(case.id),
+            "case_id": str(case_id),
             "kind": referral.kind,
             "to_organization_id": str(target.id),
             "service_type": service_type,
             "risk_level": referral.risk_level,
         },
     )
-    session.flush()
     return referral
 
 
@@ -384,30 +411,33 @@ def _consent_json(consent: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _record_event(
-    session: Session,
+    connection: Connection,
     actor: Actor,
-    referral: Referral,
+    referral: Any,
     from_status: str | None,
     *,
     role: str,
     reason: str | None,
     note: str | None,
-) -> ReferralEvent:
+) -> None:
+    """The ReferralEvent of the referral's current version (a row of `referrals`)."""
     assert actor.principal_id is not None and actor.organization_id is not None
-    event = ReferralEvent(
-        referral_id=referral.id,
-        version=referral.version,
-        from_status=from_status,
-        to_status=referral.status,
-        occurred_at=referral.updated_at,
-        principal_id=actor.principal_id,
-        organization_id=actor.organization_id,
-        role=role,
-        reason=reason,
-        note=note,
+    connection.execute(
+        _INSERT_EVENT,
+        {
+            "id": uuid.uuid4(),
+            "referral_id": referral.id,
+            "version": referral.version,
+            "from_status": from_status,
+            "to_status": referral.status,
+            "occurred_at": referral.updated_at,
+            "principal_id": actor.principal_id,
+            "organization_id": actor.organization_id,
+            "role": role,
+            "reason": reason,
+            "note": note,
+        },
     )
-    session.add(event)
-    return event
 
 
 # -- idempotency ----------------------------------------------------------------------------
@@ -419,16 +449,24 @@ def request_fingerprint(body: Any) -> str:
     ).hexdigest()
 
 
-def replay(session: Session, *, actor: Actor, key: str, fingerprint: str) -> IdempotencyKey | None:
+_IDEMPOTENCY = IdempotencyKey.__table__
+_STORED = select(_IDEMPOTENCY).where(
+    _IDEMPOTENCY.c.principal_id == bindparam("principal_id"),
+    _IDEMPOTENCY.c.key == bindparam("key"),
+)
+
+
+def replay(session: Session, *, actor: Actor, key: str, fingerprint: str) -> Row[Any] | None:
     """The stored response for this key, if any; a different body under it is refused."""
     if actor.principal_id is None:
         return None
-    if session.get_bind().dialect.name == "postgresql":
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
         # Two retries racing with one key: the second waits here for the first to commit,
         # then replays its response. (SQLite serializes writing requests already.)
         lock_key = func.hashtextextended(f"{actor.principal_id}:{key}", 0)
-        session.execute(select(func.pg_advisory_xact_lock(lock_key)))
-    stored = session.get(IdempotencyKey, (actor.principal_id, key))
+        connection.execute(select(func.pg_advisory_xact_lock(lock_key)))
+    stored = connection.execute(_STORED, {"principal_id": actor.principal_id, "key": key}).first()
     if stored is not None and stored.request_hash != fingerprint:
         raise ValidationFailed(
             {"Idempotency-Key": "Already used for a different request body by you."}
@@ -446,16 +484,16 @@ def remember(
     response: dict[str, Any],
 ) -> None:
     assert actor.principal_id is not None
-    session.add(
-        IdempotencyKey(
-            principal_id=actor.principal_id,
-            key=key,
-            request_hash=fingerprint,
-            status_code=status_code,
-            response=response,
-        )
+    session.connection().execute(
+        insert(_IDEMPOTENCY),
+        {
+            "principal_id": actor.principal_id,
+            "key": key,
+            "request_hash": fingerprint,
+            "status_code": status_code,
+            "response": response,
+        },
     )
-    session.flush()
 
 
 # -- the lifecycle --------------------------------------------------------------------------
@@ -484,11 +522,12 @@ def transition(
     reason: str | None = None,
     note: str | None = None,
     outcome: str | None = None,
-) -> Referral:
+) -> Row[Any]:
     """Move a referral to a new status, as its sender or its receiver."""
     expected = parse_if_match(if_match)
+    connection = session.connection()
     # Lock the row: concurrent transitions queue here and then see the new version.
-    referral = session.get(Referral, referral_id, with_for_update=True, populate_existing=True)
+    referral = connection.execute(_LOCK, {"referral_id": referral_id}).first()
     if referral is None:
         raise NotFound(f"Referral {referral_id} does not exist.")
     side = None
@@ -523,37 +562,52 @@ def transition(
         raise ValidationFailed(errors)
 
     now = utcnow()
-    previous = referral.status
-    referral.status = status
-    referral.status_reason = reason
-    referral.status_note = note
+    changes: dict[str, Any] = {
+        "status": status,
+        "status_reason": reason,
+        "status_note": note,
+        "updated_at": now,
+        "version": referral.version + 1,
+    }
     if outcome is not None:
-        referral.outcome = outcome
+        changes["outcome"] = outcome
     if status in ACKNOWLEDGED and referral.acknowledged_at is None:
-        referral.acknowledged_at = now
+        changes["acknowledged_at"] = now
     if status in DECIDED and referral.decided_at is None:
-        referral.decided_at = now
+        changes["decided_at"] = now
     if status == "in-progress" and referral.started_at is None:
-        referral.started_at = now
+        changes["started_at"] = now
     if status == "completed":
-        referral.completed_at = now
+        changes["completed_at"] = now
     if status in TERMINAL:
-        referral.closed_at = now
-    referral.updated_at = now
-    referral.version += 1
-    if status == "accepted" and referral.kind == "transfer":
-        referral.case.owner_organization_id = referral.to_organization_id
-    _record_event(session, actor, referral, previous, role=side, reason=reason, note=note)
+        changes["closed_at"] = now
+    updated = connection.execute(
+        update(_REFERRALS)
+        .where(_REFERRALS.c.id == referral.id)
+        .values(changes)
+        .returning(*_REFERRALS.c)
+    ).one()
+    if status == "accepted" and updated.kind == "transfer":
+        connection.execute(
+            update(Case)
+            .where(Case.id == updated.case_id)
+            .values(owner_organization_id=updated.to_organization_id, updated_at=now)
+        )
+    _record_event(connection, actor, updated, referral.status, role=side, reason=reason, note=note)
     audit.record(
         session,
         actor=actor,
         action="referral.transition",
         entity_type="referral",
-        entity_id=referral.id,
-        summary={"from": previous, "to": status, "reason": reason, "version": referral.version},
+        entity_id=updated.id,
+        summary={
+            "from": referral.status,
+            "to": status,
+            "reason": reason,
+            "version": updated.version,
+        },
     )
-    session.flush()
-    return referral
+    return updated
 
 
 # -- reading --------------------------------------------------------------------------------
@@ -760,7 +814,7 @@ def chain(session: Session, *, actor: Actor, case_id: uuid.UUID) -> Chain:
 class ReferralView:
     """A referral with its deadline state as of now."""
 
-    referral: Referral
+    referral: Referral | Row[Any]
     overdue_reasons: list[str]
     now: datetime
 
@@ -793,6 +847,6 @@ class ReferralView:
         return getattr(self.referral, name)
 
 
-def view(referral: Referral, now: datetime | None = None) -> ReferralView:
+def view(referral: Referral | Row[Any], now: datetime | None = None) -> ReferralView:
     now = now or utcnow()
     return ReferralView(referral, overdue_reasons(referral, now), now)
