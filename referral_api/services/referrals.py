@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import (
@@ -81,8 +82,16 @@ WRITERS = (Role.CASEWORKER, Role.ORG_ADMIN)
 # than the database did.
 _REFERRALS = Referral.__table__
 _LOCK = select(_REFERRALS).where(_REFERRALS.c.id == bindparam("referral_id")).with_for_update()
-_INSERT_REFERRAL = insert(_REFERRALS).returning(*_REFERRALS.c)
+_INSERT_REFERRAL = insert(_REFERRALS)
+# SET takes the columns the execution is given.
+_UPDATE_REFERRAL = update(_REFERRALS).where(_REFERRALS.c.id == bindparam("referral_id"))
 _INSERT_EVENT = insert(ReferralEvent.__table__)
+_COLUMNS = tuple(column.name for column in _REFERRALS.c)
+
+
+def _as_written(values: Mapping[str, Any]) -> SimpleNamespace:
+    """A referral as just written: each column the value it was given (None if none)."""
+    return SimpleNamespace(**{name: values.get(name) for name in _COLUMNS})
 
 
 @dataclass(frozen=True)
@@ -185,7 +194,7 @@ def get_referral(session: Session, *, actor: Actor, referral_id: uuid.UUID) -> R
 # -- deadlines ------------------------------------------------------------------------------
 
 
-def overdue_reasons(referral: Referral | Row[Any], now: datetime | None = None) -> list[str]:
+def overdue_reasons(referral: Referral | SimpleNamespace, now: datetime | None = None) -> list[str]:
     """Which deadlines have passed unmet: `acknowledge`, `start`."""
     now = now or utcnow()
     if referral.status in TERMINAL:
@@ -263,10 +272,19 @@ def _client_profile(settings: Settings, case: Case) -> dict[str, Any]:
     return crypto.open_sealed(settings.secret_key, case.id, case.client_ciphertext)
 
 
+_TARGET = select(Organization.id, Organization.status).where(
+    Organization.id == bindparam("organization_id")
+)
+
+
 def _target(
     session: Session, actor: Actor, data: Mapping[str, Any], errors: dict[str, str]
-) -> tuple[Organization | None, Service | None]:
-    target = session.get(Organization, data["to_organization_id"])
+) -> tuple[Row[Any] | None, Service | None]:
+    target = (
+        session.connection()
+        .execute(_TARGET, {"organization_id": data["to_organization_id"]})
+        .first()
+    )
     if target is None or target.status != "active":
         errors["to_organization_id"] = "No such active organization."
         return None, None
@@ -298,7 +316,7 @@ def _target(
 
 def create_referral(
     session: Session, *, actor: Actor, settings: Settings, data: Mapping[str, Any]
-) -> Row[Any]:
+) -> SimpleNamespace:
     """Send a referral, on an existing case or with a new one owned by the sender."""
     if actor.role not in WRITERS or actor.organization_id is None:
         raise Forbidden("Only caseworkers and org_admins of an organization send referrals.")
@@ -359,33 +377,32 @@ def create_referral(
         case_id = case.id
 
     service_type = data["service_type"]
-    referral = connection.execute(
-        _INSERT_REFERRAL,
-        {
-            "id": uuid.uuid4(),
-            "case_id": case_id,
-            "parent_referral_id": parent.id if parent else None,
-            "kind": data["kind"],
-            "from_organization_id": actor.organization_id,
-            "from_principal_id": actor.principal_id,
-            "to_organization_id": target.id,
-            "to_service_id": data.get("to_service_id"),
-            "service_type": service_type,
-            "risk_level": data["risk_level"],
-            "reason": data["reason"],
-            "worker_role": data["worker_role"],
-            "consent": _consent_json(data["consent"]),
-            "capacity_override": data.get("capacity_override"),
-            "status": "requested",
-            "created_at": now,
-            "updated_at": now,
-            "ack_due_at": now + timedelta(hours=settings.ack_hours[data["risk_level"]]),
-            "start_due_at": now + timedelta(days=settings.start_days)
-            if service_type in START_DEADLINE_TYPES
-            else None,
-            "version": 1,
-        },
-    ).one()
+    values = {
+        "id": uuid.uuid4(),
+        "case_id": case_id,
+        "parent_referral_id": parent.id if parent else None,
+        "kind": data["kind"],
+        "from_organization_id": actor.organization_id,
+        "from_principal_id": actor.principal_id,
+        "to_organization_id": target.id,
+        "to_service_id": data.get("to_service_id"),
+        "service_type": service_type,
+        "risk_level": data["risk_level"],
+        "reason": data["reason"],
+        "worker_role": data["worker_role"],
+        "consent": _consent_json(data["consent"]),
+        "capacity_override": data.get("capacity_override"),
+        "status": "requested",
+        "created_at": now,
+        "updated_at": now,
+        "ack_due_at": now + timedelta(hours=settings.ack_hours[data["risk_level"]]),
+        "start_due_at": now + timedelta(days=settings.start_days)
+        if service_type in START_DEADLINE_TYPES
+        else None,
+        "version": 1,
+    }
+    connection.execute(_INSERT_REFERRAL, values)
+    referral = _as_written(values)
     _record_event(connection, actor, referral, None, role="sender", reason=None, note=None)
     audit.record(
         session,
@@ -450,6 +467,7 @@ def request_fingerprint(body: Any) -> str:
 
 
 _IDEMPOTENCY = IdempotencyKey.__table__
+_KEY_LOCK = select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("name"), 0)))
 _STORED = select(_IDEMPOTENCY).where(
     _IDEMPOTENCY.c.principal_id == bindparam("principal_id"),
     _IDEMPOTENCY.c.key == bindparam("key"),
@@ -464,8 +482,7 @@ def replay(session: Session, *, actor: Actor, key: str, fingerprint: str) -> Row
     if connection.dialect.name == "postgresql":
         # Two retries racing with one key: the second waits here for the first to commit,
         # then replays its response. (SQLite serializes writing requests already.)
-        lock_key = func.hashtextextended(f"{actor.principal_id}:{key}", 0)
-        connection.execute(select(func.pg_advisory_xact_lock(lock_key)))
+        connection.execute(_KEY_LOCK, {"name": f"{actor.principal_id}:{key}"})
     stored = connection.execute(_STORED, {"principal_id": actor.principal_id, "key": key}).first()
     if stored is not None and stored.request_hash != fingerprint:
         raise ValidationFailed(
@@ -522,7 +539,7 @@ def transition(
     reason: str | None = None,
     note: str | None = None,
     outcome: str | None = None,
-) -> Row[Any]:
+) -> SimpleNamespace:
     """Move a referral to a new status, as its sender or its receiver."""
     expected = parse_if_match(if_match)
     connection = session.connection()
@@ -581,12 +598,8 @@ def transition(
         changes["completed_at"] = now
     if status in TERMINAL:
         changes["closed_at"] = now
-    updated = connection.execute(
-        update(_REFERRALS)
-        .where(_REFERRALS.c.id == referral.id)
-        .values(changes)
-        .returning(*_REFERRALS.c)
-    ).one()
+    connection.execute(_UPDATE_REFERRAL, {"referral_id": referral.id, **changes})
+    updated = _as_written({**referral._asdict(), **changes})
     if status == "accepted" and updated.kind == "transfer":
         connection.execute(
             update(Case)
@@ -814,7 +827,7 @@ def chain(session: Session, *, actor: Actor, case_id: uuid.UUID) -> Chain:
 class ReferralView:
     """A referral with its deadline state as of now."""
 
-    referral: Referral | Row[Any]
+    referral: Referral | SimpleNamespace
     overdue_reasons: list[str]
     now: datetime
 
@@ -847,6 +860,6 @@ class ReferralView:
         return getattr(self.referral, name)
 
 
-def view(referral: Referral | Row[Any], now: datetime | None = None) -> ReferralView:
+def view(referral: Referral | SimpleNamespace, now: datetime | None = None) -> ReferralView:
     now = now or utcnow()
     return ReferralView(referral, overdue_reasons(referral, now), now)
