@@ -20,6 +20,7 @@ from .actors import Actor
 
 _head = AuditHead.__table__
 _queue = AuditQueue.__table__
+_QUEUE_INSERT = _queue.insert()
 
 
 def _format_time(value: datetime) -> str:
@@ -131,7 +132,9 @@ def append_pending(session: Session) -> int:
     for fields in pending:
         head, tail = event_body(**fields)
         rows.append({**fields, "body_head": head, "body_tail": tail})
-    session.connection().execute(_queue.insert(), rows)
+    # A list of parameters is an executemany, which psycopg runs in pipeline mode: worth
+    # it for several rows, not for the usual one.
+    session.connection().execute(_QUEUE_INSERT, rows[0] if len(rows) == 1 else rows)
     return len(rows)
 
 
