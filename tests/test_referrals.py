@@ -5,11 +5,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import false, func, select, text
 from sqlalchemy.orm import Session
 
 from referral_api.models import AuditEvent, Case, Organization, Referral, ReferralEvent
 from referral_api.models.base import utcnow
+from referral_api.services import referrals
 
 from .referral_helpers import ADULT, CONSENT, move, referral_body, send
 
@@ -265,13 +266,16 @@ def test_lifecycle_and_who_may_do_what(client, session, parties) -> None:
     bad = move(client, receiver, rid, "completed", 2)
     assert bad.status_code == 409
     assert bad.json["allowed"] == ["accepted", "rejected"]
+    moved = {}
     for status, version in (
         ("accepted", 2),
         ("in-progress", 3),
         ("on-hold", 4),
         ("in-progress", 5),
     ):
-        assert move(client, receiver, rid, status, version).status_code == 200, status
+        response = move(client, receiver, rid, status, version)
+        assert response.status_code == 200, status
+        moved.setdefault(status, response.json)
     missing_outcome = move(client, receiver, rid, "completed", 6)
     assert missing_outcome.status_code == 422 and "outcome" in missing_outcome.json["errors"]
     done = move(client, receiver, rid, "completed", 6, outcome="Laporan polisi dibuat")
@@ -297,6 +301,39 @@ def test_lifecycle_and_who_may_do_what(client, session, parties) -> None:
     ]
     assert [e["role"] for e in events][-1] == "sender"
     assert [e["version"] for e in events] == list(range(1, 9))
+    assert [e["from_status"] for e in events] == [None] + [e["to_status"] for e in events[:-1]]
+    # Later moves keep what earlier ones recorded: the outcome, and each first time.
+    final = client.get(f"/api/v1/referrals/{rid}", headers=sender.headers).json
+    assert final["outcome"] == "Laporan polisi dibuat"
+    assert final["started_at"] == moved["in-progress"]["started_at"]
+    for first in ("acknowledged_at", "decided_at", "started_at", "completed_at"):
+        assert final[first] == body[first], first
+
+
+def test_a_move_the_one_statement_update_misses_is_made_under_lock(
+    client, parties, monkeypatch
+) -> None:
+    """If the guarded UPDATE matches nothing although the move is allowed (the referral
+    changed between it and the lock), the locked path makes the move after all."""
+    sender, receiver, entry = parties
+    rid = send(client, sender, referral_body(entry["organization"].id)).json["id"]
+    guarded, guards = referrals._move, []
+
+    def missing(status, with_outcome, guard):
+        guards.append(guard)
+        statement = guarded(status, with_outcome, guard)
+        return statement if guard is None else statement.where(false())
+
+    monkeypatch.setattr(referrals, "_move", missing)
+    moved = move(client, receiver, rid, "received", 1)
+    assert moved.status_code == 200 and guards == ["version", None]
+    assert moved.json["version"] == 2 and moved.json["acknowledged_at"]
+    events = client.get(f"/api/v1/referrals/{rid}/events", headers=sender.headers).json["items"]
+    assert [(e["from_status"], e["to_status"]) for e in events] == [
+        (None, "requested"),
+        ("requested", "received"),
+    ]
+    assert move(client, receiver, rid, "received", 2).status_code == 409
 
 
 def test_reject_and_fail_need_reason_codes(client, parties) -> None:

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from types import SimpleNamespace
 from typing import Any
 
@@ -20,6 +21,7 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    literal_column,
     or_,
     select,
     true,
@@ -83,10 +85,12 @@ WRITERS = (Role.CASEWORKER, Role.ORG_ADMIN)
 _REFERRALS = Referral.__table__
 _LOCK = select(_REFERRALS).where(_REFERRALS.c.id == bindparam("referral_id")).with_for_update()
 _INSERT_REFERRAL = insert(_REFERRALS)
-# SET takes the columns the execution is given.
-_UPDATE_REFERRAL = update(_REFERRALS).where(_REFERRALS.c.id == bindparam("referral_id"))
 _INSERT_EVENT = insert(ReferralEvent.__table__)
 _COLUMNS = tuple(column.name for column in _REFERRALS.c)
+
+
+# What the views read a referral from: the ORM object, a row, or the values just written.
+ReferralRecord = Referral | SimpleNamespace | Row[Any]
 
 
 def _as_written(values: Mapping[str, Any]) -> SimpleNamespace:
@@ -194,7 +198,7 @@ def get_referral(session: Session, *, actor: Actor, referral_id: uuid.UUID) -> R
 # -- deadlines ------------------------------------------------------------------------------
 
 
-def overdue_reasons(referral: Referral | SimpleNamespace, now: datetime | None = None) -> list[str]:
+def overdue_reasons(referral: ReferralRecord, now: datetime | None = None) -> list[str]:
     """Which deadlines have passed unmet: `acknowledge`, `start`."""
     now = now or utcnow()
     if referral.status in TERMINAL:
@@ -539,12 +543,87 @@ def transition(
     reason: str | None = None,
     note: str | None = None,
     outcome: str | None = None,
-) -> SimpleNamespace:
-    """Move a referral to a new status, as its sender or its receiver."""
+) -> Row[Any]:
+    """Move a referral to a new status, as its sender or its receiver.
+
+    Usually one UPDATE does it: it matches only if the move is allowed (the version, a
+    status it may leave for this one, the caller's side), so it checks and takes the row
+    lock in one round trip. If it matches nothing, the referral is locked and read to say
+    why, in the order of the rules below (or, if it changed in between, moved after all).
+    """
     expected = parse_if_match(if_match)
     connection = session.connection()
-    # Lock the row: concurrent transitions queue here and then see the new version.
-    referral = connection.execute(_LOCK, {"referral_id": referral_id}).first()
+    # No key names a column of `referrals`: for an UPDATE, such a key would be SET too.
+    values = {
+        "referral_id": referral_id,
+        "new_status": status,
+        "new_reason": reason,
+        "new_note": note,
+        "new_outcome": outcome,
+        "now": utcnow(),
+        "organization_id": actor.organization_id,
+        "expected": expected,
+    }
+    errors = _transition_errors(status, reason, note, outcome)
+    updated = None
+    if not errors and actor.role in WRITERS and actor.organization_id is not None:
+        guard = "version" if expected is not None else "status"
+        updated = connection.execute(_move(status, outcome is not None, guard), values).first()
+    if updated is None:
+        _refuse_transition(session, actor, referral_id, expected, status, errors)
+        updated = connection.execute(_move(status, outcome is not None, None), values).one()
+    if updated.previous_status is None:
+        raise RuntimeError(f"referral {updated.id} has no event for version {updated.version - 1}")
+    if status == "accepted" and updated.kind == "transfer":
+        connection.execute(
+            update(Case)
+            .where(Case.id == updated.case_id)
+            .values(owner_organization_id=updated.to_organization_id, updated_at=values["now"])
+        )
+    side = "sender" if status in SENDER_STATUSES else "receiver"
+    _record_event(
+        connection, actor, updated, updated.previous_status, role=side, reason=reason, note=note
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="referral.transition",
+        entity_type="referral",
+        entity_id=updated.id,
+        summary={
+            "from": updated.previous_status,
+            "to": status,
+            "reason": reason,
+            "version": updated.version,
+        },
+    )
+    return updated
+
+
+def _transition_errors(
+    status: str, reason: str | None, note: str | None, outcome: str | None
+) -> dict[str, str]:
+    """What the request itself lacks for this status (422)."""
+    errors: dict[str, str] = {}
+    if status in NEEDS_REASON and reason is None:
+        errors["reason"] = f"A reason code is needed to set {status}."
+    if reason == "other" and not (note or "").strip():
+        errors["note"] = "Describe the reason when it is `other`."
+    if status == "completed" and not (outcome or "").strip():
+        errors["outcome"] = "Record the outcome of the completed referral."
+    return errors
+
+
+def _refuse_transition(
+    session: Session,
+    actor: Actor,
+    referral_id: uuid.UUID,
+    expected: int | None,
+    status: str,
+    errors: Mapping[str, str],
+) -> None:
+    """Lock the referral and raise why this move is refused; return if it is allowed."""
+    referral = session.connection().execute(_LOCK, {"referral_id": referral_id}).first()
     if referral is None:
         raise NotFound(f"Referral {referral_id} does not exist.")
     side = None
@@ -568,59 +647,55 @@ def transition(
     if status not in mine:
         other = "receiver" if side == "sender" else "sender"
         raise Forbidden(f"Only the {other} sets a referral to {status}.")
-    errors: dict[str, str] = {}
-    if status in NEEDS_REASON and reason is None:
-        errors["reason"] = f"A reason code is needed to set {status}."
-    if reason == "other" and not (note or "").strip():
-        errors["note"] = "Describe the reason when it is `other`."
-    if status == "completed" and not (outcome or "").strip():
-        errors["outcome"] = "Record the outcome of the completed referral."
     if errors:
-        raise ValidationFailed(errors)
+        raise ValidationFailed(dict(errors))
 
-    now = utcnow()
-    changes: dict[str, Any] = {
-        "status": status,
-        "status_reason": reason,
-        "status_note": note,
+
+@cache
+def _move(status: str, with_outcome: bool, guard: str | None) -> Any:
+    """The UPDATE that moves a referral to `status`, returning the new row and the status
+    it left (the previous event's). `guard`: None (already checked under lock),
+    `status` (the caller's side, and a status it may leave for this one) or `version`
+    (that and the If-Match version)."""
+    c = _REFERRALS.c
+    now = bindparam("now", type_=c.updated_at.type)
+    values: dict[str, Any] = {
+        "status": bindparam("new_status"),
+        "status_reason": bindparam("new_reason"),
+        "status_note": bindparam("new_note"),
         "updated_at": now,
-        "version": referral.version + 1,
+        "version": c.version + 1,
     }
-    if outcome is not None:
-        changes["outcome"] = outcome
-    if status in ACKNOWLEDGED and referral.acknowledged_at is None:
-        changes["acknowledged_at"] = now
-    if status in DECIDED and referral.decided_at is None:
-        changes["decided_at"] = now
-    if status == "in-progress" and referral.started_at is None:
-        changes["started_at"] = now
+    if with_outcome:
+        values["outcome"] = bindparam("new_outcome")
+    if status in ACKNOWLEDGED:
+        values["acknowledged_at"] = func.coalesce(c.acknowledged_at, now)
+    if status in DECIDED:
+        values["decided_at"] = func.coalesce(c.decided_at, now)
+    if status == "in-progress":
+        values["started_at"] = func.coalesce(c.started_at, now)
     if status == "completed":
-        changes["completed_at"] = now
+        values["completed_at"] = now
     if status in TERMINAL:
-        changes["closed_at"] = now
-    connection.execute(_UPDATE_REFERRAL, {"referral_id": referral.id, **changes})
-    updated = _as_written({**referral._asdict(), **changes})
-    if status == "accepted" and updated.kind == "transfer":
-        connection.execute(
-            update(Case)
-            .where(Case.id == updated.case_id)
-            .values(owner_organization_id=updated.to_organization_id, updated_at=now)
-        )
-    _record_event(connection, actor, updated, referral.status, role=side, reason=reason, note=note)
-    audit.record(
-        session,
-        actor=actor,
-        action="referral.transition",
-        entity_type="referral",
-        entity_id=updated.id,
-        summary={
-            "from": referral.status,
-            "to": status,
-            "reason": reason,
-            "version": updated.version,
-        },
+        values["closed_at"] = now
+    conditions = [c.id == bindparam("referral_id")]
+    if guard is not None:
+        party = c.from_organization_id if status in SENDER_STATUSES else c.to_organization_id
+        leaving = sorted(before for before, after in NEXT.items() if status in after)
+        conditions += [party == bindparam("organization_id"), c.status.in_(leaving)]
+    if guard == "version":
+        conditions.append(c.version == bindparam("expected"))
+    events = ReferralEvent.__table__.c
+    # Spelled out: RETURNING renders its columns unqualified, and inside the subquery a
+    # bare `id` or `version` would be the event's own.
+    moved_id, moved_version = literal_column("referrals.id"), literal_column("referrals.version")
+    previous = (
+        select(events.to_status)
+        .where(events.referral_id == moved_id, events.version == moved_version - 1)
+        .scalar_subquery()
+        .label("previous_status")
     )
-    return updated
+    return update(_REFERRALS).where(*conditions).values(values).returning(*c, previous)
 
 
 # -- reading --------------------------------------------------------------------------------
@@ -827,7 +902,7 @@ def chain(session: Session, *, actor: Actor, case_id: uuid.UUID) -> Chain:
 class ReferralView:
     """A referral with its deadline state as of now."""
 
-    referral: Referral | SimpleNamespace
+    referral: ReferralRecord
     overdue_reasons: list[str]
     now: datetime
 
@@ -860,6 +935,6 @@ class ReferralView:
         return getattr(self.referral, name)
 
 
-def view(referral: Referral | SimpleNamespace, now: datetime | None = None) -> ReferralView:
+def view(referral: ReferralRecord, now: datetime | None = None) -> ReferralView:
     now = now or utcnow()
     return ReferralView(referral, overdue_reasons(referral, now), now)
