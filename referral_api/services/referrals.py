@@ -434,14 +434,14 @@ def _consent_json(consent: Mapping[str, Any]) -> dict[str, Any]:
 def _record_event(
     connection: Connection,
     actor: Actor,
-    referral: Any,
+    referral: ReferralRecord,
     from_status: str | None,
     *,
     role: str,
     reason: str | None,
     note: str | None,
 ) -> None:
-    """The ReferralEvent of the referral's current version (a row of `referrals`)."""
+    """The ReferralEvent of the referral's current version."""
     assert actor.principal_id is not None and actor.organization_id is not None
     connection.execute(
         _INSERT_EVENT,
