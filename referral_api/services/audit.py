@@ -132,9 +132,11 @@ def append_pending(session: Session) -> int:
     for fields in pending:
         head, tail = event_body(**fields)
         rows.append({**fields, "body_head": head, "body_tail": tail})
-    # A list of parameters is an executemany, which psycopg runs in pipeline mode: worth
-    # it for several rows, not for the usual one.
-    session.connection().execute(_QUEUE_INSERT, rows[0] if len(rows) == 1 else rows)
+    # One execute per event, in order: a list of parameters would be an executemany,
+    # which psycopg runs in pipeline mode, far costlier for the usual one or two events.
+    connection = session.connection()
+    for row in rows:
+        connection.execute(_QUEUE_INSERT, row)
     return len(rows)
 
 
