@@ -124,6 +124,21 @@ def test_triggers_hash_events_as_verify_does(
     assert session.scalar(select(func.count()).select_from(AuditQueue)) == 0
 
 
+def test_many_events_of_one_transaction_are_chained_in_order(session: Session) -> None:
+    """Every event a transaction queued is chained, in the order recorded."""
+    actor = Actor(principal_id=None, organization_id=None, role="system")
+    count = 207
+    for n in range(count):
+        audit.record(session, actor=actor, action="test.bulk", entity_type="test", entity_id=n)
+    session.commit()
+    chained = session.scalars(
+        select(AuditEvent.entity_id).order_by(AuditEvent.seq.desc()).limit(count)
+    ).all()
+    assert list(reversed(chained)) == [str(n) for n in range(count)]
+    assert audit.verify(session).ok
+    assert session.scalar(select(func.count()).select_from(AuditQueue)) == 0
+
+
 @requires_postgres
 def test_postgres_locks_the_chain_head_only_at_commit(fresh_databases) -> None:
     """A transaction that has queued its event does not hold up other appenders: the
