@@ -1,14 +1,18 @@
-"""10 threads racing to move the same referral: one winner per step, no lost events."""
+"""Races: 10 threads moving the same referral (one winner per step, no lost events), and
+retries of one create racing with the same Idempotency-Key (one referral)."""
 
 import threading
 import uuid
+from collections.abc import Iterator
 
-from sqlalchemy import func, select
+import pytest
+from flask import Flask
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from referral_api import create_app, migrate
 from referral_api.db import make_engine
-from referral_api.models import Organization, ReferralEvent
+from referral_api.models import Organization, Referral, ReferralEvent
 from referral_api.services import audit, principals, seeding
 from referral_api.services.actors import Actor
 
@@ -55,7 +59,9 @@ def race_step(app, headers, referral_id: str, version: int, contenders) -> list[
     return results
 
 
-def test_racing_transitions_have_one_winner_per_step(fresh_databases) -> None:
+@pytest.fixture
+def served(fresh_databases) -> Iterator[tuple[Flask, Engine, dict, Organization]]:
+    """A database of its own with a sender and a receiver, and the app serving it."""
     url = fresh_databases.new()
     migrate.upgrade(url)
     engine = make_engine(url)
@@ -73,6 +79,13 @@ def test_racing_transitions_have_one_winner_per_step(fresh_databases) -> None:
         }
     app = create_app(config_for(url))
     headers = {side: {"Authorization": f"Bearer {token}"} for side, token in tokens.items()}
+    yield app, engine, headers, receiver_org
+    app.extensions["referral_api.db"].engine.dispose()
+    engine.dispose()
+
+
+def test_racing_transitions_have_one_winner_per_step(served) -> None:
+    app, engine, headers, receiver_org = served
     client = app.test_client()
 
     winners_total = 0
@@ -103,9 +116,42 @@ def test_racing_transitions_have_one_winner_per_step(fresh_databases) -> None:
             )
         assert events == version  # the creation plus one per successful change
 
-    app.extensions["referral_api.db"].engine.dispose()
     with Session(engine) as session:
         verdict = audit.verify(session)
-    engine.dispose()
     assert verdict.ok, verdict
     assert winners_total >= 3
+
+
+def test_racing_retries_with_one_idempotency_key_create_one_referral(served) -> None:
+    """Eight copies of one create, sent at once with the same key: one referral, and
+    every copy answered with it."""
+    app, engine, headers, receiver_org = served
+    # Record the token's use first: its last_used_at update would queue the copies.
+    assert app.test_client().get("/api/v1/me", headers=headers["sender"]).status_code == 200
+    body = referral_body(receiver_org.id)
+    barrier = threading.Barrier(8)
+    answers: list[tuple[int, str | None]] = []
+    lock = threading.Lock()
+
+    def retry() -> None:
+        local = app.test_client()
+        barrier.wait()
+        response = local.post(
+            "/api/v1/referrals",
+            json=body,
+            headers={**headers["sender"], "Idempotency-Key": "retry-1"},
+        )
+        with lock:
+            answers.append((response.status_code, (response.json or {}).get("id")))
+
+    threads = [threading.Thread(target=retry) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert {code for code, _ in answers} == {201}, answers
+    assert len({referral_id for _, referral_id in answers}) == 1, answers
+    with Session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(Referral)) == 1
+        assert session.scalar(select(func.count()).select_from(ReferralEvent)) == 1
+        assert audit.verify(session).ok

@@ -81,7 +81,7 @@ class Referrals(MethodView):
         )
         body = _REFERRAL.dump(referrals.view(referral))
         if key is not None:
-            referrals.remember(
+            stored = referrals.remember(
                 db.session,
                 actor=actor,
                 key=key,
@@ -89,6 +89,8 @@ class Referrals(MethodView):
                 status_code=201,
                 response=body,
             )
+            if stored is not None:  # a retry with this key was first
+                return _json(stored.response, stored.status_code)
         return _json(body, 201)
 
 

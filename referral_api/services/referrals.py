@@ -28,6 +28,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import case as sql_case
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -471,7 +472,6 @@ def request_fingerprint(body: Any) -> str:
 
 
 _IDEMPOTENCY = IdempotencyKey.__table__
-_KEY_LOCK = select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("name"), 0)))
 _STORED = select(_IDEMPOTENCY).where(
     _IDEMPOTENCY.c.principal_id == bindparam("principal_id"),
     _IDEMPOTENCY.c.key == bindparam("key"),
@@ -482,12 +482,11 @@ def replay(session: Session, *, actor: Actor, key: str, fingerprint: str) -> Row
     """The stored response for this key, if any; a different body under it is refused."""
     if actor.principal_id is None:
         return None
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        # Two retries racing with one key: the second waits here for the first to commit,
-        # then replays its response. (SQLite serializes writing requests already.)
-        connection.execute(_KEY_LOCK, {"name": f"{actor.principal_id}:{key}"})
-    stored = connection.execute(_STORED, {"principal_id": actor.principal_id, "key": key}).first()
+    stored = (
+        session.connection()
+        .execute(_STORED, {"principal_id": actor.principal_id, "key": key})
+        .first()
+    )
     if stored is not None and stored.request_hash != fingerprint:
         raise ValidationFailed(
             {"Idempotency-Key": "Already used for a different request body by you."}
@@ -503,18 +502,25 @@ def remember(
     fingerprint: str,
     status_code: int,
     response: dict[str, Any],
-) -> None:
+) -> Row[Any] | None:
+    """Store the response under the key, or, if a retry with the same key committed
+    first (both found nothing stored), roll this request back and return that one's."""
     assert actor.principal_id is not None
-    session.connection().execute(
-        insert(_IDEMPOTENCY),
-        {
-            "principal_id": actor.principal_id,
-            "key": key,
-            "request_hash": fingerprint,
-            "status_code": status_code,
-            "response": response,
-        },
-    )
+    try:
+        session.connection().execute(
+            insert(_IDEMPOTENCY),
+            {
+                "principal_id": actor.principal_id,
+                "key": key,
+                "request_hash": fingerprint,
+                "status_code": status_code,
+                "response": response,
+            },
+        )
+    except IntegrityError:
+        session.rollback()  # nothing this request wrote is kept
+        return replay(session, actor=actor, key=key, fingerprint=fingerprint)
+    return None
 
 
 # -- the lifecycle --------------------------------------------------------------------------
