@@ -1,10 +1,16 @@
 from datetime import timedelta
 
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
+from referral_api import migrate
+from referral_api.db import make_engine
+from referral_api.models import Organization
 from referral_api.models.base import utcnow
-from referral_api.services import principals
+from referral_api.services import principals, seeding
 from referral_api.services.actors import Actor
+
+from .conftest import requires_postgres
 
 
 def test_missing_token_is_401_with_challenge(client) -> None:
@@ -161,3 +167,42 @@ def test_token_create_validation_names_fields(client, make_caller) -> None:
     )
     assert response.status_code == 422
     assert "organization_id" in response.json["errors"]
+
+
+@requires_postgres
+def test_same_token_requests_never_wait_for_the_last_used_hint(fresh_databases) -> None:
+    """While one request holds its token's row (updating last_used_at, not committed yet),
+    other requests with the same token authenticate without waiting for it."""
+    url = fresh_databases.new()
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    with Session(engine) as session, session.begin():
+        seeding.seed(session)
+        organization = Organization(name="LBH", type="legal_service", region_code="31.71")
+        session.add(organization)
+        session.flush()
+        _, token = principals.create_token(
+            session,
+            actor=Actor.system(),
+            role="caseworker",
+            name="partner",
+            organization_id=organization.id,
+        )
+    try:
+        with Session(engine) as first:
+            principals.authenticate(first, token=token)  # updates the hint, holds the row
+            for _ in range(2):
+                with Session(engine) as other:
+                    other.execute(text("SET LOCAL lock_timeout = '1s'"))
+                    principals.authenticate(other, token=token)
+                    other.commit()
+            first.commit()
+        with Session(engine) as session:
+            assert (
+                principals.get_principal(
+                    session, principal_id=principals.authenticate(session, token=token).principal_id
+                ).last_used_at
+                is not None
+            )
+    finally:
+        engine.dispose()

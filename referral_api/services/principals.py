@@ -9,7 +9,7 @@ import secrets
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..errors import Forbidden, NotFound, Unauthorized, ValidationFailed
@@ -126,7 +126,24 @@ _AUTHENTICATE = select(
     Principal.expires_at,
     Principal.last_used_at,
 ).where(Principal.token_hash == bindparam("digest"))
-_TOUCH = update(Principal).where(Principal.id == bindparam("principal_id"))
+# The hint is best effort: a request never waits for another one that holds the row
+# (PostgreSQL: SKIP LOCKED; SQLite serializes writers anyway). A plain UPDATE would
+# make every concurrent request with the same token queue behind the first one's commit.
+_LOCKABLE = Principal.__table__.alias("lockable")
+_TOUCH = update(Principal).where(
+    Principal.id.in_(
+        select(_LOCKABLE.c.id)
+        .where(
+            _LOCKABLE.c.id == bindparam("principal_id"),
+            or_(
+                _LOCKABLE.c.last_used_at.is_(None),
+                _LOCKABLE.c.last_used_at
+                < bindparam("stale_before", type_=_LOCKABLE.c.last_used_at.type),
+            ),
+        )
+        .with_for_update(skip_locked=True)
+    )
+)
 
 
 def authenticate(session: Session, *, token: str, now: datetime | None = None) -> Actor:
@@ -146,7 +163,14 @@ def authenticate(session: Session, *, token: str, now: datetime | None = None) -
     if row.expires_at is not None and row.expires_at <= now:
         raise Unauthorized("The bearer token has expired.")
     if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
-        connection.execute(_TOUCH, {"principal_id": row.id, "last_used_at": now})
+        connection.execute(
+            _TOUCH,
+            {
+                "principal_id": row.id,
+                "last_used_at": now,
+                "stale_before": now - LAST_USED_RESOLUTION,
+            },
+        )
     return Actor(
         principal_id=row.id,
         organization_id=row.organization_id,
