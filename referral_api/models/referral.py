@@ -16,7 +16,7 @@ from sqlalchemy import (
     Text,
     Uuid,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, JSONType, UTCDateTime, new_id, utcnow
 
@@ -96,8 +96,6 @@ class Referral(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
-    case: Mapped[Case] = relationship()
-
 
 class ReferralEvent(Base):
     """One status change of a referral (its creation included)."""
@@ -116,9 +114,6 @@ class ReferralEvent(Base):
     role: Mapped[str] = mapped_column(String(10))
     reason: Mapped[str | None] = mapped_column(String(30))
     note: Mapped[str | None] = mapped_column(Text)
-
-    # Also tells the unit of work to insert a new referral before its first event.
-    referral: Mapped[Referral] = relationship()
 
     __table_args__ = (Index("uq_referral_events_version", "referral_id", "version", unique=True),)
 

@@ -128,16 +128,13 @@ def append_pending(session: Session) -> int:
     if not pending:
         return 0
     session.flush()
-    rows = []
-    for fields in pending:
-        head, tail = event_body(**fields)
-        rows.append({**fields, "body_head": head, "body_tail": tail})
     # One execute per event, in order: a list of parameters would be an executemany,
     # which psycopg runs in pipeline mode, far costlier for the usual one or two events.
     connection = session.connection()
-    for row in rows:
-        connection.execute(_QUEUE_INSERT, row)
-    return len(rows)
+    for fields in pending:
+        head, tail = event_body(**fields)
+        connection.execute(_QUEUE_INSERT, {**fields, "body_head": head, "body_tail": tail})
+    return len(pending)
 
 
 def discard_pending(session: Session) -> None:
