@@ -141,7 +141,9 @@ _TOUCH = update(Principal).where(
                 < bindparam("stale_before", type_=_LOCKABLE.c.last_used_at.type),
             ),
         )
-        .with_for_update(skip_locked=True)
+        # NO KEY UPDATE, as a plain UPDATE of this column would take: FOR UPDATE would
+        # block (and deadlock with) foreign-key checks on the principal by other writers.
+        .with_for_update(skip_locked=True, key_share=True)
     )
 )
 
