@@ -10,14 +10,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, current_app, g, has_request_context, request
+from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
 SQLITE_BEGIN_OPTION = "referral_api_sqlite_begin"
-_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -78,29 +77,13 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        # Writing requests take the write lock up front: a deferred transaction that
-        # read first would fail, not wait, when another writer committed in between.
+        # `Database.begin_writing` asks for BEGIN IMMEDIATE.
         mode = connection.get_execution_options().get(SQLITE_BEGIN_OPTION, "")
         connection.exec_driver_sql(f"BEGIN {mode}".strip())
 
 
 def _sha256_hex(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def writes_on_read(view: Any) -> Any:
-    """Mark a GET view that writes (an audited read), so SQLite locks for writing."""
-    view.writes_on_read = True
-    return view
-
-
-def request_writes() -> bool:
-    """Whether this request is expected to write: any unsafe method, or a marked read."""
-    if request.method not in _SAFE_METHODS:
-        return True
-    view = current_app.view_functions.get(request.endpoint or "")
-    handler = getattr(getattr(view, "view_class", None), request.method.lower(), view)
-    return bool(getattr(handler, "writes_on_read", False))
 
 
 @dataclass
@@ -133,13 +116,22 @@ class Database:
 
     @property
     def session(self) -> Session:
-        session = g.get("_db_session")
+        session: Session | None = g.get("_db_session")
         if session is None:
             session = self.bound.session_factory()
             g._db_session = session
-            if self.engine.dialect.name == "sqlite" and has_request_context() and request_writes():
+            if g.get("_db_writes") and self.engine.dialect.name == "sqlite":
                 session.connection(execution_options={SQLITE_BEGIN_OPTION: "IMMEDIATE"})
         return session
+
+    def expect_writes(self) -> None:
+        """This request will write: its session, once opened, begins as a writer's.
+
+        On SQLite that takes the write lock up front (BEGIN IMMEDIATE): a deferred
+        transaction that read first would fail, not wait, when another writer committed
+        in between. PostgreSQL needs nothing.
+        """
+        g._db_writes = True
 
     def has_session(self) -> bool:
         return g.get("_db_session") is not None

@@ -200,7 +200,7 @@ def test_concurrent_profile_reads_and_writes_succeed(fresh_databases):
 
 
 def test_which_requests_lock_for_writing(app) -> None:
-    from referral_api.db import request_writes
+    from referral_api.boundary import request_writes
 
     case_url = "/api/v1/cases/6f1c1e1e-0000-4000-8000-000000000000"
     expectations = [

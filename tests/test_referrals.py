@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from referral_api.models import AuditEvent, Case, Organization, Referral, ReferralEvent
 from referral_api.models.base import utcnow
-from referral_api.services import referrals
+from referral_api.services.referrals import lifecycle
 
 from .referral_helpers import ADULT, CONSENT, move, referral_body, send
 
@@ -317,14 +317,14 @@ def test_a_move_the_one_statement_update_misses_is_made_under_lock(
     changed between it and the lock), the locked path makes the move after all."""
     sender, receiver, entry = parties
     rid = send(client, sender, referral_body(entry["organization"].id)).json["id"]
-    guarded, guards = referrals._move, []
+    guarded, guards = lifecycle.move, []
 
     def missing(status, with_outcome, guard):
         guards.append(guard)
         statement = guarded(status, with_outcome, guard)
         return statement if guard is None else statement.where(false())
 
-    monkeypatch.setattr(referrals, "_move", missing)
+    monkeypatch.setattr(lifecycle, "move", missing)
     moved = move(client, receiver, rid, "received", 1)
     assert moved.status_code == 200 and guards == ["version", None]
     assert moved.json["version"] == 2 and moved.json["acknowledged_at"]

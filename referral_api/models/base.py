@@ -6,7 +6,17 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, MetaData, String, TypeDecorator, cast, func, type_coerce
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    MetaData,
+    String,
+    Table,
+    TypeDecorator,
+    cast,
+    func,
+    type_coerce,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase
 
@@ -53,6 +63,15 @@ def uuid_text(dialect: str, column: Any) -> Any:
     for part in parts[1:]:
         text = text + "-" + part
     return text
+
+
+def update_params(table: Table, **params: Any) -> dict[str, Any]:
+    """Parameters for a prebuilt UPDATE of `table`. SQLAlchemy SETs every column that a
+    parameter names, whatever the statement's `.values()` say, so none may name one."""
+    clash = sorted(params.keys() & set(table.c.keys()))
+    if clash:
+        raise ValueError(f"parameters {clash} name columns of {table.name}: rename them")
+    return params
 
 
 def utcnow() -> datetime:

@@ -10,7 +10,7 @@ from flask_smorest.utils import prepare_response
 from flask_swagger_ui import get_swaggerui_blueprint
 
 from .. import __version__
-from ..errors import PROBLEM_JSON
+from ..problems import PROBLEM_JSON
 from ..schemas.common import ProblemSchema
 
 API_DESCRIPTION = """\

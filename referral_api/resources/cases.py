@@ -7,10 +7,11 @@ import uuid
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from ..db import db, writes_on_read
+from ..boundary import writes_on_read
+from ..db import db
 from ..schemas.referral import CaseSchema, ChainSchema
 from ..security import current_actor
-from ..services import referrals
+from ..services.referrals import cases, chains
 from .common import authenticated, referral_settings
 
 blp = Blueprint(
@@ -24,9 +25,9 @@ class CasesById(MethodView):
     @authenticated(blp)
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.response(200, CaseSchema)
-    def get(self, case_id: uuid.UUID) -> referrals.CaseView:
+    def get(self, case_id: uuid.UUID) -> cases.CaseView:
         """The case with its client profile (parties of the case and admins; audited)."""
-        return referrals.read_case(
+        return cases.read_case(
             db.session, actor=current_actor(), settings=referral_settings(), case_id=case_id
         )
 
@@ -36,6 +37,6 @@ class CaseChain(MethodView):
     @authenticated(blp)
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.response(200, ChainSchema)
-    def get(self, case_id: uuid.UUID) -> referrals.Chain:
+    def get(self, case_id: uuid.UUID) -> chains.Chain:
         """The referral tree of the case with per-hop timings (no client profile)."""
-        return referrals.chain(db.session, actor=current_actor(), case_id=case_id)
+        return chains.chain(db.session, actor=current_actor(), case_id=case_id)

@@ -12,7 +12,7 @@ from marshmallow import RAISE
 
 from ..security import require_role
 from ..services.pagination import Page
-from ..services.referrals import Settings
+from ..services.referrals.deadlines import Settings
 
 
 def authenticated(blp: Blueprint, *roles: str) -> Callable[[Any], Any]:

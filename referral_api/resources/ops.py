@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from ..db import db
-from ..errors import problem
+from ..problems import problem
 from ..services import health
 
 blp = Blueprint("ops", __name__, url_prefix="/", description="Operations probes.")

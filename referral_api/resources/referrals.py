@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import replace
 from typing import Any
@@ -11,7 +12,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from ..db import db
-from ..errors import ValidationFailed
+from ..errors import PreconditionFailed, PreconditionRequired
 from ..models import Role
 from ..schemas.referral import (
     ReferralCreateSchema,
@@ -22,7 +23,9 @@ from ..schemas.referral import (
     TransitionSchema,
 )
 from ..security import current_actor
-from ..services import referrals
+from ..services import idempotency
+from ..services.referrals import create, history, lifecycle, reads, visibility
+from ..services.referrals.deadlines import ReferralView, view
 from .common import authenticated, page_body, query_args, referral_settings
 
 blp = Blueprint(
@@ -35,8 +38,21 @@ SENDERS = (Role.CASEWORKER, Role.ORG_ADMIN)
 _REFERRAL = ReferralSchema()
 
 
-def _with_etag(view: referrals.ReferralView, status: int = 200) -> tuple[Any, int, dict]:
-    return view, status, {"ETag": view.etag}
+def _with_etag(referral: ReferralView) -> tuple[ReferralView, int, dict[str, str]]:
+    return referral, 200, {"ETag": referral.etag}
+
+
+def expected_version(header: str | None) -> int | None:
+    """The version an If-Match names: `"3"`, `W/"3"` or `*` (any: returns None)."""
+    if header is None or not header.strip():
+        raise PreconditionRequired("Send If-Match with the referral's ETag (its version).")
+    value = header.strip()
+    if value == "*":
+        return None
+    value = value.removeprefix("W/").strip('"')
+    if not re.fullmatch(r"[0-9]{1,18}", value):
+        raise PreconditionFailed(f"If-Match {header!r} is not an ETag of this resource.")
+    return int(value)
 
 
 @blp.route("")
@@ -46,8 +62,8 @@ class Referrals(MethodView):
     @blp.response(200, ReferralPageSchema)
     def get(self, args: dict[str, Any]) -> Any:
         """Your organization's incoming and/or outgoing referrals (overdue ones: oldest first)."""
-        page = referrals.list_referrals(db.session, actor=current_actor(), **args)
-        return page_body(replace(page, items=[referrals.view(r) for r in page.items]))
+        page = reads.list_referrals(db.session, actor=current_actor(), **args)
+        return page_body(replace(page, items=[view(r) for r in page.items]))
 
     @authenticated(blp, *SENDERS)
     @blp.arguments(ReferralCreateSchema())
@@ -67,38 +83,28 @@ class Referrals(MethodView):
     def post(self, data: dict[str, Any]) -> Any:
         """Send a referral, on an existing case (`case_id`) or with a new `case`."""
         actor = current_actor()
-        key = request.headers.get("Idempotency-Key")
-        fingerprint = ""
-        if key is not None:
-            if not 1 <= len(key) <= 200:
-                raise ValidationFailed({"Idempotency-Key": "Must be 1 to 200 characters."})
-            fingerprint = referrals.request_fingerprint(request.get_json())
-            stored = referrals.replay(db.session, actor=actor, key=key, fingerprint=fingerprint)
-            if stored is not None:
-                return _json(stored.response, stored.status_code)
-        referral = referrals.create_referral(
-            db.session, actor=actor, settings=referral_settings(), data=data
-        )
-        body = _REFERRAL.dump(referrals.view(referral))
-        if key is not None:
-            stored = referrals.remember(
-                db.session,
-                actor=actor,
-                key=key,
-                fingerprint=fingerprint,
-                status_code=201,
-                response=body,
+
+        def send() -> idempotency.Outcome:
+            referral = create.create_referral(
+                db.session, actor=actor, settings=referral_settings(), data=data
             )
-            if stored is not None:  # a retry with this key was first
-                return _json(stored.response, stored.status_code)
-        return _json(body, 201)
+            return idempotency.Outcome(201, _REFERRAL.dump(view(referral)))
 
-
-def _json(body: dict[str, Any], status: int) -> Response:
-    response = Response(json.dumps(body), status=status, mimetype="application/json")
-    response.headers["ETag"] = f'"{body["version"]}"'
-    response.headers["Location"] = url_for("referrals.ReferralsById", referral_id=body["id"])
-    return response
+        outcome = idempotency.once(
+            db.session,
+            actor=actor,
+            key=request.headers.get("Idempotency-Key"),
+            request_body=request.get_json(),
+            act=send,
+        )
+        response = Response(
+            json.dumps(outcome.body), outcome.status_code, mimetype="application/json"
+        )
+        response.headers["ETag"] = f'"{outcome.body["version"]}"'
+        response.headers["Location"] = url_for(
+            "referrals.ReferralsById", referral_id=outcome.body["id"]
+        )
+        return response
 
 
 @blp.route("/<uuid:referral_id>")
@@ -108,10 +114,10 @@ class ReferralsById(MethodView):
     @blp.response(200, ReferralSchema, headers={"ETag": {"schema": {"type": "string"}}})
     def get(self, referral_id: uuid.UUID) -> Any:
         """One referral, with its version as ETag (parties of its case only)."""
-        referral = referrals.get_referral(
+        referral = visibility.get_referral(
             db.session, actor=current_actor(), referral_id=referral_id
         )
-        return _with_etag(referrals.view(referral))
+        return _with_etag(view(referral))
 
 
 @blp.route("/<uuid:referral_id>/transitions")
@@ -138,14 +144,14 @@ class ReferralTransitions(MethodView):
     def post(self, data: dict[str, Any], referral_id: uuid.UUID) -> Any:
         """Change the status: the sender cancels or marks entered-in-error, the receiver
         does the rest. A forbidden move is 409 naming the allowed ones; a stale If-Match 412."""
-        referral = referrals.transition(
+        referral = lifecycle.transition(
             db.session,
             actor=current_actor(),
             referral_id=referral_id,
-            if_match=request.headers.get("If-Match"),
+            expected_version=expected_version(request.headers.get("If-Match")),
             **data,
         )
-        return _with_etag(referrals.view(referral))
+        return _with_etag(view(referral))
 
 
 @blp.route("/<uuid:referral_id>/events")
@@ -155,5 +161,5 @@ class ReferralEvents(MethodView):
     @blp.response(200, ReferralEventListSchema)
     def get(self, referral_id: uuid.UUID) -> dict[str, Any]:
         """The status history of a referral, oldest first."""
-        events = referrals.list_events(db.session, actor=current_actor(), referral_id=referral_id)
+        events = history.list_events(db.session, actor=current_actor(), referral_id=referral_id)
         return {"items": events}

@@ -179,17 +179,17 @@ class TimingsSchema(Schema):
 
 
 class HopSchema(Schema):
-    id = fields.UUID()
-    parent_referral_id = fields.UUID(allow_none=True)
-    kind = fields.String()
+    id = fields.UUID(attribute="referral.id")
+    parent_referral_id = fields.UUID(attribute="referral.parent_referral_id", allow_none=True)
+    kind = fields.String(attribute="referral.kind")
     from_organization = fields.Nested(OrganizationNameSchema)
     to_organization = fields.Nested(OrganizationNameSchema)
-    service_type = fields.String()
-    risk_level = fields.String()
-    worker_role = fields.String()
-    status = fields.String()
-    status_reason = fields.String(allow_none=True)
-    created_at = Timestamp()
+    service_type = fields.String(attribute="referral.service_type")
+    risk_level = fields.String(attribute="referral.risk_level")
+    worker_role = fields.String(attribute="referral.worker_role")
+    status = fields.String(attribute="referral.status")
+    status_reason = fields.String(attribute="referral.status_reason", allow_none=True)
+    created_at = Timestamp(attribute="referral.created_at")
     timings = fields.Nested(TimingsSchema, metadata={"description": "Seconds since created."})
     overdue_reasons = fields.List(fields.String())
     gaps = fields.List(

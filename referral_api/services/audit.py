@@ -2,87 +2,24 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
-from sqlalchemy import DateTime, event, select, type_coerce
+from sqlalchemy import DateTime, Table, bindparam, select, type_coerce
 from sqlalchemy.orm import Session
 
 from ..models import GENESIS_HASH, AuditEvent, AuditHead, AuditQueue
+from ..models.audit import EVENT_FIELDS, canonical_json, event_body, event_hash
 from ..models.base import utcnow, uuid_text
 from .actors import Actor
 
-_head = AuditHead.__table__
-_queue = AuditQueue.__table__
-_QUEUE_INSERT = _queue.insert()
-
-
-def _format_time(value: datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _text(value: Any) -> str:
-    """A JSON value for a text field (or null)."""
-    return "null" if value is None else encode_basestring(str(value))
-
-
-# One encoder, made once: json.dumps with options builds a new one on every call.
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def canonical_json(value: Any) -> str:
-    """Sorted keys, no whitespace, UTF-8 as is: the form an event is hashed in."""
-    return _CANONICAL.encode(value)
-
-
-def event_body(
-    *,
-    occurred_at: datetime,
-    actor_principal_id: uuid.UUID | str | None,
-    actor_organization_id: uuid.UUID | str | None,
-    action: str,
-    entity_type: str,
-    entity_id: str | None,
-    summary: str,
-) -> tuple[str, str]:
-    """The event's canonical JSON, in the two parts around its `seq` (known only once the
-    event is chained): keys in sorted order, the summary embedded as the canonical JSON
-    text it is stored as, so verifying needs no JSON parsing."""
-    head = (
-        '{"action":'
-        + _text(action)
-        + ',"actor_organization_id":'
-        + _text(actor_organization_id)
-        + ',"actor_principal_id":'
-        + _text(actor_principal_id)
-        + ',"entity_id":'
-        + _text(entity_id)
-        + ',"entity_type":'
-        + _text(entity_type)
-        + ',"occurred_at":"'
-        + _format_time(occurred_at)
-        + '","seq":'
-    )
-    return head, ',"summary":' + summary + "}"
-
-
-def event_hash(*, prev_hash: str, seq: int, **fields: Any) -> str:
-    """SHA-256(prev_hash || canonical JSON of the event).
-
-    The database triggers that chain queued events compute the same digest from the
-    same two body parts (migration 20261122_0005); `verify` recomputes it here.
-    """
-    head, tail = event_body(**fields)
-    return hashlib.sha256((prev_hash + head + str(int(seq)) + tail).encode()).hexdigest()
-
-
-_PENDING = "referral_api.audit_pending"
+_head: Table = AuditHead.__table__  # type: ignore[assignment]
+_queue: Table = AuditQueue.__table__  # type: ignore[assignment]
+_QUEUE_INSERT = _queue.insert().values(
+    {name: bindparam(name) for name in (*EVENT_FIELDS, "body_head", "body_tail")}
+)
 _DURABLE = "referral_api.audit_durable"
 
 
@@ -96,10 +33,13 @@ def record(
     summary: Mapping[str, Any] | None = None,
     durable: bool = False,
 ) -> None:
-    """Queue one event for the chain; it is appended when the transaction commits.
+    """Append one event to the chain, in the caller's transaction.
 
-    A `durable` event (a refused attempt that must leave a trace) is kept when the
-    transaction rolls back; `commit_durable` then writes it on its own.
+    The event goes into `audit_queue`, whose trigger chains it (migration
+    20261122_0005; on PostgreSQL at COMMIT, so the chain head is locked only while the
+    transaction commits). A rollback undoes it with the rest. A `durable` event (a
+    refused attempt that must leave a trace) is also kept on the session, and the
+    request boundary writes it again on its own after rolling back (`commit_durable`).
     """
     fields = {
         "occurred_at": utcnow(),
@@ -110,54 +50,23 @@ def record(
         "entity_id": None if entity_id is None else str(entity_id),
         "summary": canonical_json(dict(summary or {})),
     }
-    session.info.setdefault(_PENDING, []).append(fields)
+    _append(session, fields)
     if durable:
         session.info.setdefault(_DURABLE, []).append(fields)
 
 
-def append_pending(session: Session) -> int:
-    """Hand the queued events to the chain, in the caller's transaction.
-
-    They go into `audit_queue` as the transaction's last statement; a trigger chains
-    them (see `AuditQueue`). Appending takes the chain head's lock, which serializes every
-    writer until its commit: on PostgreSQL the trigger waits for COMMIT itself, so no
-    round trip to the application happens while the head is locked.
-    """
-    pending = session.info.pop(_PENDING, [])
-    session.info.pop(_DURABLE, None)  # committed along with the rest
-    if not pending:
-        return 0
-    session.flush()
-    # One execute per event, in order: a list of parameters would be an executemany,
-    # which psycopg runs in pipeline mode, far costlier for the usual one or two events.
-    connection = session.connection()
-    for fields in pending:
-        head, tail = event_body(**fields)
-        connection.execute(_QUEUE_INSERT, {**fields, "body_head": head, "body_tail": tail})
-    return len(pending)
-
-
-def discard_pending(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+def _append(session: Session, fields: Mapping[str, Any]) -> None:
+    head, tail = event_body(**fields)
+    session.connection().execute(_QUEUE_INSERT, {**fields, "body_head": head, "body_tail": tail})
 
 
 def commit_durable(session: Session) -> None:
     """After a rollback, write the durable events in a transaction of their own."""
     durable = session.info.pop(_DURABLE, [])
+    for fields in durable:
+        _append(session, fields)
     if durable:
-        session.info[_PENDING] = durable
         session.commit()
-
-
-@event.listens_for(Session, "before_commit")
-def _append_before_commit(session: Session) -> None:
-    append_pending(session)
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _discard_after_rollback(session: Session, previous_transaction: Any) -> None:
-    if not previous_transaction.nested:
-        discard_pending(session)
 
 
 @dataclass(frozen=True)

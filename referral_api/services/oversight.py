@@ -22,7 +22,8 @@ from ..vocabularies import NATIONAL
 from . import regions
 from .actors import Actor
 from .pagination import Page, paginate
-from .referrals import coverage_clause, is_coordinator, overdue_clause
+from .referrals.deadlines import overdue_clause
+from .referrals.visibility import coverage_clause, is_coordinator
 
 GROUPINGS = (
     "organization",

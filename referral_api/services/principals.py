@@ -9,12 +9,12 @@ import secrets
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..errors import Forbidden, NotFound, Unauthorized, ValidationFailed
 from ..models import Organization, Principal, Region, Role
-from ..models.base import utcnow
+from ..models.base import update_params, utcnow
 from . import audit
 from .actors import Actor
 from .pagination import Page, paginate
@@ -129,22 +129,27 @@ _AUTHENTICATE = select(
 # The hint is best effort: a request never waits for another one that holds the row
 # (PostgreSQL: SKIP LOCKED; SQLite serializes writers anyway). A plain UPDATE would
 # make every concurrent request with the same token queue behind the first one's commit.
-_LOCKABLE = Principal.__table__.alias("lockable")
-_TOUCH = update(Principal).where(
-    Principal.id.in_(
-        select(_LOCKABLE.c.id)
-        .where(
-            _LOCKABLE.c.id == bindparam("principal_id"),
-            or_(
-                _LOCKABLE.c.last_used_at.is_(None),
-                _LOCKABLE.c.last_used_at
-                < bindparam("stale_before", type_=_LOCKABLE.c.last_used_at.type),
-            ),
+_PRINCIPALS: Table = Principal.__table__  # type: ignore[assignment]
+_LOCKABLE = _PRINCIPALS.alias("lockable")
+_TOUCH = (
+    update(Principal)
+    .where(
+        Principal.id.in_(
+            select(_LOCKABLE.c.id)
+            .where(
+                _LOCKABLE.c.id == bindparam("principal_id"),
+                or_(
+                    _LOCKABLE.c.last_used_at.is_(None),
+                    _LOCKABLE.c.last_used_at
+                    < bindparam("stale_before", type_=_LOCKABLE.c.last_used_at.type),
+                ),
+            )
+            # NO KEY UPDATE, as a plain UPDATE of this column would take: FOR UPDATE would
+            # block (and deadlock with) foreign-key checks on the principal by other writers.
+            .with_for_update(skip_locked=True, key_share=True)
         )
-        # NO KEY UPDATE, as a plain UPDATE of this column would take: FOR UPDATE would
-        # block (and deadlock with) foreign-key checks on the principal by other writers.
-        .with_for_update(skip_locked=True, key_share=True)
     )
+    .values(last_used_at=bindparam("now"))
 )
 
 
@@ -167,11 +172,12 @@ def authenticate(session: Session, *, token: str, now: datetime | None = None) -
     if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
         connection.execute(
             _TOUCH,
-            {
-                "principal_id": row.id,
-                "last_used_at": now,
-                "stale_before": now - LAST_USED_RESOLUTION,
-            },
+            update_params(
+                _PRINCIPALS,
+                principal_id=row.id,
+                now=now,
+                stale_before=now - LAST_USED_RESOLUTION,
+            ),
         )
     return Actor(
         principal_id=row.id,

@@ -1,0 +1,120 @@
+"""Moving a referral through its lifecycle, as its sender or its receiver."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.orm import Session
+
+from ...errors import Forbidden, NotFound, PreconditionFailed
+from ...models.base import update_params, utcnow
+from .. import audit
+from ..actors import Actor
+from .history import record_event
+from .record import ReferralRecord
+from .rules import WRITERS, check_move, request_errors, side_setting
+from .statements import CASES, CHANGE_CASE_OWNER, LOCK_REFERRAL, REFERRALS, move
+from .visibility import get_referral
+
+
+def transition(
+    session: Session,
+    *,
+    actor: Actor,
+    referral_id: uuid.UUID,
+    expected_version: int | None,
+    status: str,
+    reason: str | None = None,
+    note: str | None = None,
+    outcome: str | None = None,
+) -> ReferralRecord:
+    """Move a referral to a new status (at `expected_version`, unless None: any).
+
+    Usually one UPDATE does it: it matches only if the move is allowed (the version, a
+    status it may leave for this one, the caller's side), so it checks and takes the row
+    lock in one round trip. If it matches nothing, the referral is locked and read to say
+    why, in the order of `rules.check_move` (or, if it changed in between, moved after all).
+    """
+    connection = session.connection()
+    params = update_params(
+        REFERRALS,
+        referral_id=referral_id,
+        new_status=status,
+        new_reason=reason,
+        new_note=note,
+        new_outcome=outcome,
+        now=utcnow(),
+        organization_id=actor.organization_id,
+        expected=expected_version,
+    )
+    errors = request_errors(status, reason, note, outcome)
+    updated = None
+    if not errors and actor.role in WRITERS and actor.organization_id is not None:
+        guard = "version" if expected_version is not None else "status"
+        updated = connection.execute(move(status, outcome is not None, guard), params).first()
+    if updated is None:
+        _refuse(session, actor, referral_id, expected_version, status, errors)
+        updated = connection.execute(move(status, outcome is not None, None), params).one()
+    if updated.previous_status is None:
+        raise RuntimeError(f"referral {updated.id} has no event for version {updated.version - 1}")
+    referral = ReferralRecord.from_row(updated)
+    if status == "accepted" and referral.kind == "transfer":
+        connection.execute(
+            CHANGE_CASE_OWNER,
+            update_params(
+                CASES,
+                case_id=referral.case_id,
+                new_owner=referral.to_organization_id,
+                now=params["now"],
+            ),
+        )
+    record_event(
+        connection,
+        actor=actor,
+        referral=referral,
+        from_status=updated.previous_status,
+        role=side_setting(status),
+        reason=reason,
+        note=note,
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="referral.transition",
+        entity_type="referral",
+        entity_id=referral.id,
+        summary={
+            "from": updated.previous_status,
+            "to": status,
+            "reason": reason,
+            "version": referral.version,
+        },
+    )
+    return referral
+
+
+def _refuse(
+    session: Session,
+    actor: Actor,
+    referral_id: uuid.UUID,
+    expected_version: int | None,
+    status: str,
+    errors: dict[str, str],
+) -> None:
+    """Lock the referral and raise why this move is refused; return if it is allowed."""
+    referral = session.connection().execute(LOCK_REFERRAL, {"referral_id": referral_id}).first()
+    if referral is None:
+        raise NotFound(f"Referral {referral_id} does not exist.")
+    side = None
+    if actor.organization_id == referral.from_organization_id:
+        side = "sender"
+    elif actor.organization_id == referral.to_organization_id:
+        side = "receiver"
+    if side is None or actor.role not in WRITERS:
+        get_referral(session, actor=actor, referral_id=referral_id)  # 404 unless party
+        raise Forbidden("Only the sending or the receiving organization changes a referral.")
+    if expected_version is not None and referral.version != expected_version:
+        raise PreconditionFailed(
+            f"The referral is at version {referral.version}, not {expected_version}: reload it."
+        )
+    check_move(current=referral.status, status=status, side=side, errors=errors)

@@ -1,0 +1,103 @@
+"""Who may see which case and referral: parties, coordinators by coverage, admins."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import ColumnElement, exists, or_, select, true
+from sqlalchemy.orm import Session, aliased
+
+from ...errors import NotFound
+from ...models import Case, Location, Organization, Referral, Role, service_locations
+from ...vocabularies import NATIONAL
+from .. import directory, regions
+from ..actors import Actor
+from .record import ReferralRecord
+from .statements import SELECT_REFERRAL
+
+
+def is_coordinator(actor: Actor) -> bool:
+    return actor.role == Role.COORDINATOR and actor.coverage_code is not None
+
+
+def party_clause(organization_id: uuid.UUID) -> ColumnElement[bool]:
+    """SQL on Case: the organization owns the case or sent/received one of its referrals."""
+    return or_(
+        Case.owner_organization_id == organization_id,
+        exists().where(
+            Referral.case_id == Case.id,
+            # A referral sent by mistake gives the wrong receiver nothing to keep.
+            Referral.status != "entered-in-error",
+            or_(
+                Referral.from_organization_id == organization_id,
+                Referral.to_organization_id == organization_id,
+            ),
+        ),
+    )
+
+
+def coverage_clause(coverage: str) -> ColumnElement[bool]:
+    """SQL on Referral: its sender or receiver lies in the region (by home region, or by
+    the locations of the referral's service). `ID` covers everything."""
+    if coverage == NATIONAL:
+        return true()
+    sender, receiver = aliased(Organization), aliased(Organization)
+    return or_(
+        exists().where(
+            sender.id == Referral.from_organization_id,
+            regions.within(sender.region_code, coverage),
+        ),
+        exists().where(
+            receiver.id == Referral.to_organization_id,
+            regions.within(receiver.region_code, coverage),
+        ),
+        exists().where(
+            service_locations.c.service_id == Referral.to_service_id,
+            Location.id == service_locations.c.location_id,
+            # A safe house counts at regency level only, as for every outsider: a
+            # district-wide coordinator or report must not learn its district.
+            regions.within(directory.redacted_region(), coverage),
+        ),
+    )
+
+
+def readable_case(session: Session, *, actor: Actor, case_id: uuid.UUID) -> Case:
+    """The case, if the actor may see it: admins; organizations party to it; coordinators
+    whose coverage holds one of its referrals. Otherwise it does not exist (404)."""
+    case = session.get(Case, case_id)
+    if case is None:
+        raise NotFound(f"Case {case_id} does not exist.")
+    if actor.is_admin:
+        return case
+    visible: ColumnElement[bool]
+    if is_coordinator(actor):
+        visible = exists().where(
+            Referral.case_id == case_id, coverage_clause(actor.coverage_code or "")
+        )
+    elif actor.organization_id is not None:
+        visible = party_clause(actor.organization_id)
+    else:
+        raise NotFound(f"Case {case_id} does not exist.")
+    if not session.scalar(select(visible).select_from(Case).where(Case.id == case_id)):
+        raise NotFound(f"Case {case_id} does not exist.")
+    return case
+
+
+def get_referral(session: Session, *, actor: Actor, referral_id: uuid.UUID) -> ReferralRecord:
+    """A referral the actor may see (party to its case, or in a coordinator's coverage)."""
+    row = session.connection().execute(SELECT_REFERRAL, {"referral_id": referral_id}).first()
+    if row is None:
+        raise NotFound(f"Referral {referral_id} does not exist.")
+    referral = ReferralRecord.from_row(row)
+    if is_coordinator(actor):
+        in_coverage = session.scalar(
+            select(coverage_clause(actor.coverage_code or "")).where(Referral.id == referral_id)
+        )
+        if not in_coverage:
+            raise NotFound(f"Referral {referral_id} does not exist.")
+        return referral
+    try:
+        readable_case(session, actor=actor, case_id=referral.case_id)
+    except NotFound:
+        raise NotFound(f"Referral {referral_id} does not exist.") from None
+    return referral
