@@ -13,7 +13,6 @@ from flask_smorest import Blueprint
 
 from ..db import db
 from ..errors import PreconditionFailed, PreconditionRequired
-from ..models import Role
 from ..schemas.referral import (
     ReferralCreateSchema,
     ReferralEventListSchema,
@@ -26,6 +25,7 @@ from ..security import current_actor
 from ..services import idempotency
 from ..services.referrals import create, history, lifecycle, reads, visibility
 from ..services.referrals.deadlines import ReferralView, view
+from ..services.referrals.rules import WRITERS
 from .common import authenticated, page_body, query_args, referral_settings
 
 blp = Blueprint(
@@ -34,7 +34,7 @@ blp = Blueprint(
     url_prefix="/api/v1/referrals",
     description="Referrals between organizations (FHIR Task status codes).",
 )
-SENDERS = (Role.CASEWORKER, Role.ORG_ADMIN)
+SENDERS = WRITERS
 _REFERRAL = ReferralSchema()
 
 
