@@ -33,8 +33,11 @@ class ReferralApi(Api):
         # flask-smorest has registered a lazy response per status (and DEFAULT_ERROR),
         # its error ones as DEFAULT_RESPONSE_CONTENT_TYPE, application/json, which our
         # successes need too. Register them again, lazily, under the same names: until
-        # a view refers to one (api.register_blueprint, which comes after this), a lazy
-        # component is only a draft that the latest registration replaces.
+        # a view refers to one (api.register_blueprint, which comes after this), apispec
+        # keeps a lazy component as a draft that the latest registration replaces (it
+        # raises DuplicateComponentNameError only for referenced ones). This relies on no
+        # private flask-smorest method; tests/test_openapi.py fails if it stops working.
+        # The spec is OpenAPI 3 (OPENAPI_VERSION below), hence `content`.
         problem = {"content": {PROBLEM_JSON: {"schema": self.ERROR_SCHEMA}}}
         for status in http.HTTPStatus:
             error = problem if status >= 400 else {}
