@@ -20,6 +20,8 @@ def test_spec_is_openapi_31_with_problem_errors(app) -> None:
     assert spec["openapi"].startswith("3.1")
     unauthorized = spec["components"]["responses"]["UNAUTHORIZED"]
     assert "application/problem+json" in unauthorized["content"]
+    for name, response in spec["components"]["responses"].items():
+        assert list(response["content"]) == ["application/problem+json"], name
     assert "bearerAuth" in spec["components"]["securitySchemes"]
 
 

@@ -3,7 +3,6 @@
 import uuid
 
 import pytest
-from sqlalchemy import Table
 
 from referral_api.models import Principal, Referral
 from referral_api.models.base import update_params
@@ -23,7 +22,7 @@ def test_the_view_adds_only_deadline_state_to_the_record() -> None:
 
 
 def test_an_update_parameter_that_names_a_column_is_refused() -> None:
-    principals: Table = Principal.__table__  # type: ignore[assignment]
+    principals = Principal.__table__
     assert update_params(principals, principal_id=1, now=2) == {"principal_id": 1, "now": 2}
     with pytest.raises(ValueError, match=r"\['name', 'role'\]"):
         update_params(principals, principal_id=uuid.uuid4(), name="x", role="admin")
@@ -32,7 +31,7 @@ def test_an_update_parameter_that_names_a_column_is_refused() -> None:
 @pytest.mark.parametrize("status", sorted(NEXT))
 def test_no_move_statement_sets_a_column_from_its_parameter_names(status: str) -> None:
     """Every parameter a move binds is named apart from the columns of `referrals`."""
-    referrals: Table = Referral.__table__  # type: ignore[assignment]
+    referrals = Referral.__table__
     for guard in (None, "status", "version"):
         compiled = move(status, True, guard).compile()
         assert not set(compiled.params) & set(referrals.c.keys()), (status, guard)

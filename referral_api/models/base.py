@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    ColumnElement,
     DateTime,
+    Dialect,
     MetaData,
+    SQLColumnExpression,
     String,
     Table,
     TypeDecorator,
@@ -35,14 +38,14 @@ class UTCDateTime(TypeDecorator[datetime]):
     impl = DateTime
     cache_ok = True
 
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given; use timezone-aware UTC times")
         return value.astimezone(UTC).replace(tzinfo=None)
 
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         return value.replace(tzinfo=UTC)
@@ -52,14 +55,14 @@ class UTCDateTime(TypeDecorator[datetime]):
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
 
-def uuid_text(dialect: str, column: Any) -> Any:
+def uuid_text(dialect: str, column: SQLColumnExpression[uuid.UUID | None]) -> ColumnElement[str]:
     """SQL: a UUID column as its dashed lowercase text, on either database."""
     if dialect == "postgresql":
         return cast(column, String)
     raw = type_coerce(column, String)  # SQLite stores 32 hex digits
     spans = ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))
-    parts = [func.substr(raw, start, length) for start, length in spans]
-    text = parts[0]
+    parts = [func.substr(raw, start, length, type_=String) for start, length in spans]
+    text: ColumnElement[str] = parts[0]
     for part in parts[1:]:
         text = text + "-" + part
     return text
@@ -84,3 +87,8 @@ def new_id() -> uuid.UUID:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+    if TYPE_CHECKING:
+        # Every model here is mapped to a Table (none to a join or a select), so
+        # narrow DeclarativeBase's FromClause: `Model.__table__.insert()` type-checks.
+        __table__: ClassVar[Table]

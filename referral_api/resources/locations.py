@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
 from typing import Any
 
 from flask.views import MethodView
@@ -40,8 +39,7 @@ class Locations(MethodView):
         """List locations by organization, region and status."""
         actor = current_actor()
         page = directory.list_locations(db.session, actor=actor, **args)
-        views = [directory.view_location(actor, location) for location in page.items]
-        return page_body(replace(page, items=views))
+        return page_body(page.map(lambda location: directory.view_location(actor, location)))
 
     @authenticated(blp, *WRITERS)
     @blp.arguments(LocationCreateSchema())

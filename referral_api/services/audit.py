@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import DateTime, Table, bindparam, select, type_coerce
+from sqlalchemy import DateTime, bindparam, select, type_coerce
 from sqlalchemy.orm import Session
 
 from ..models import GENESIS_HASH, AuditEvent, AuditHead, AuditQueue
@@ -15,8 +15,8 @@ from ..models.audit import EVENT_FIELDS, canonical_json, event_body, event_hash
 from ..models.base import utcnow, uuid_text
 from .actors import Actor
 
-_head: Table = AuditHead.__table__  # type: ignore[assignment]
-_queue: Table = AuditQueue.__table__  # type: ignore[assignment]
+_head = AuditHead.__table__
+_queue = AuditQueue.__table__
 _QUEUE_INSERT = _queue.insert().values(
     {name: bindparam(name) for name in (*EVENT_FIELDS, "body_head", "body_tail")}
 )

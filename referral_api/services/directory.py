@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, String, and_, case, cast, func, literal, select
+from sqlalchemy import SQLColumnExpression, String, and_, case, cast, func, literal, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -56,7 +56,7 @@ def sees_site(actor: Actor, location: Location) -> bool:
 
 def _hidden(actor: Actor) -> ColumnElement[bool]:
     """SQL: the location is a confidential site this actor sees only redacted."""
-    hidden = Location.confidential.is_(True)
+    hidden: ColumnElement[bool] = Location.confidential.is_(True)
     if actor.organization_id is not None:
         hidden = and_(hidden, Location.organization_id != actor.organization_id)
     return hidden
@@ -73,7 +73,7 @@ def redacted_region() -> ColumnElement[str | None]:
     return _regency_when(Location.confidential.is_(True))
 
 
-def visible_region_expr(actor: Actor) -> ColumnElement[str | None]:
+def visible_region_expr(actor: Actor) -> SQLColumnExpression[str | None]:
     """SQL: the region code of a location as this actor may see it.
 
     Outsiders see a confidential location only at regency level, so a filter on a
@@ -84,7 +84,7 @@ def visible_region_expr(actor: Actor) -> ColumnElement[str | None]:
     return _regency_when(_hidden(actor))
 
 
-def visible_name_expr(actor: Actor) -> ColumnElement[str]:
+def visible_name_expr(actor: Actor) -> SQLColumnExpression[str]:
     """SQL: a location's name as this actor sees it (lists sort by it, so it must not be
     the real name of a site the actor may not see)."""
     if actor.is_admin:
@@ -364,9 +364,7 @@ def list_organizations(
     per_page: int,
 ) -> Page[Organization]:
     """List organizations, filtered."""
-    stmt: Select[tuple[Organization]] = select(Organization).order_by(
-        Organization.name, Organization.id
-    )
+    stmt = select(Organization).order_by(Organization.name, Organization.id)
     if type:
         stmt = stmt.where(Organization.type == type)
     if region:
@@ -381,13 +379,13 @@ def list_organizations(
     return paginate(session, stmt, page=page, per_page=per_page)
 
 
-def text_match(q: str, *columns: Any) -> ColumnElement[bool]:
+def text_match(q: str, *columns: SQLColumnExpression[object]) -> ColumnElement[bool]:
     """SQL: every word of `q` occurs, case-insensitively, in one of the columns."""
     parts = [func.coalesce(cast(column, String), "") for column in columns]
-    haystack = parts[0]
+    joined: ColumnElement[str] = parts[0]
     for part in parts[1:]:
-        haystack = haystack + " " + part
-    haystack = func.lower(haystack)
+        joined = joined + " " + part
+    haystack = func.lower(joined, type_=String)
     return and_(*(haystack.contains(word.lower(), autoescape=True) for word in q.split()))
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -22,7 +22,7 @@ from .actors import Actor
 
 MAX_KEY_LENGTH = 200
 
-_KEYS: Table = IdempotencyKey.__table__  # type: ignore[assignment]
+_KEYS = IdempotencyKey.__table__
 _STORED = select(_KEYS.c.request_hash, _KEYS.c.status_code, _KEYS.c.response).where(
     _KEYS.c.principal_id == bindparam("principal_id"), _KEYS.c.key == bindparam("key")
 )

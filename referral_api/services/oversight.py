@@ -188,11 +188,11 @@ def _labels(session: Session, group_by: str, keys: Iterable[str | None]) -> dict
     wanted = [k for k in keys if k is not None]
     if group_by in ("organization", "receiving_organization") and wanted:
         ids = [uuid.UUID(k) for k in wanted]
-        stmt = select(Organization.id, Organization.name).where(Organization.id.in_(ids))
-        return {str(i): name for i, name in session.execute(stmt)}
+        names = select(Organization.id, Organization.name).where(Organization.id.in_(ids))
+        return {str(i): name for i, name in session.execute(names)}
     if group_by == "region" and wanted:
-        stmt = select(Region.code, Region.name).where(Region.code.in_(wanted))
-        return dict(session.execute(stmt).all())
+        regions_ = select(Region.code, Region.name).where(Region.code.in_(wanted))
+        return {code: name for code, name in session.execute(regions_)}
     return {}
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import Row, Select, func, select
 from sqlalchemy.orm import Session
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 MAX_PER_PAGE = 100
 
@@ -25,23 +26,33 @@ class Page(Generic[T]):
     def pages(self) -> int:
         return max(1, -(-self.total // self.per_page))
 
+    def map(self, view: Callable[[T], U]) -> Page[U]:
+        """The same page with `view` applied to each item."""
+        return Page([view(item) for item in self.items], self.page, self.per_page, self.total)
 
-def paginate(
+
+def paginate(session: Session, stmt: Select[T], *, page: int, per_page: int) -> Page[T]:
+    """Run `stmt`, a SELECT of one entity or column, for one page; `stmt` must have a
+    deterministic ORDER BY."""
+    total, one_page = _count_and_limit(session, stmt, page=page, per_page=per_page)
+    return Page(list(session.scalars(one_page)), page, per_page, total)
+
+
+def paginate_rows(
     session: Session,
     stmt: Select[Any],
     *,
     page: int,
     per_page: int,
-    item: Callable[[Row[Any]], Any] | None = None,
-) -> Page[Any]:
-    """Run `stmt` for one page; `stmt` must have a deterministic ORDER BY.
+    item: Callable[[Row[Any]], U],
+) -> Page[U]:
+    """Run `stmt`, a SELECT of columns, for one page, making each row an item."""
+    total, one_page = _count_and_limit(session, stmt, page=page, per_page=per_page)
+    return Page([item(row) for row in session.execute(one_page)], page, per_page, total)
 
-    Items are the statement's first column (an ORM entity), or `item(row)` if given.
-    """
+
+def _count_and_limit(
+    session: Session, stmt: Select[Any], *, page: int, per_page: int
+) -> tuple[int, Select[Any]]:
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    one_page = stmt.limit(per_page).offset((page - 1) * per_page)
-    if item is None:
-        items = list(session.scalars(one_page))
-    else:
-        items = [item(row) for row in session.execute(one_page)]
-    return Page(items=items, page=page, per_page=per_page, total=total)
+    return total, stmt.limit(per_page).offset((page - 1) * per_page)

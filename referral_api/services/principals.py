@@ -9,7 +9,7 @@ import secrets
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import Table, bindparam, or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..errors import Forbidden, NotFound, Unauthorized, ValidationFailed
@@ -129,7 +129,7 @@ _AUTHENTICATE = select(
 # The hint is best effort: a request never waits for another one that holds the row
 # (PostgreSQL: SKIP LOCKED; SQLite serializes writers anyway). A plain UPDATE would
 # make every concurrent request with the same token queue behind the first one's commit.
-_PRINCIPALS: Table = Principal.__table__  # type: ignore[assignment]
+_PRINCIPALS = Principal.__table__
 _LOCKABLE = _PRINCIPALS.alias("lockable")
 _TOUCH = (
     update(Principal)

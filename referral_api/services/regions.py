@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import SQLColumnExpression, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -34,7 +34,7 @@ def regency_of(code: str) -> str:
     return ".".join(code.split(".")[:2])
 
 
-def within(column: ColumnElement[str], code: str) -> ColumnElement[bool]:
+def within(column: SQLColumnExpression[str | None], code: str) -> ColumnElement[bool]:
     """SQL: `column` is `code` or lies inside it (codes are dotted paths)."""
     if code == NATIONAL:
         return column.is_not(None)
@@ -93,7 +93,7 @@ def list_regions(
     per_page: int,
 ) -> Page[Region]:
     """List regions by level, parent and a name search."""
-    stmt: Select[tuple[Region]] = select(Region).order_by(Region.code)
+    stmt = select(Region).order_by(Region.code)
     if level:
         stmt = stmt.where(Region.level == level)
     if parent:

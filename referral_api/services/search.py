@@ -17,7 +17,18 @@ from typing import Any
 
 from geopy.distance import ELLIPSOIDS
 from pyproj import Geod
-from sqlalchemy import Select, String, and_, bindparam, cast, or_, select, true, type_coerce
+from sqlalchemy import (
+    BindParameter,
+    Select,
+    String,
+    and_,
+    bindparam,
+    cast,
+    or_,
+    select,
+    true,
+    type_coerce,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -146,7 +157,7 @@ def list_services(
     per_page: int,
 ) -> Page[directory.ServiceView]:
     """List services matching every filter, as the actor may see them."""
-    stmt: Select[tuple[Service]] = (
+    stmt = (
         select(Service)
         .join(Organization, Organization.id == Service.organization_id)
         .where(*filter_clauses(session, actor, filters))
@@ -157,8 +168,7 @@ def list_services(
     if status:
         stmt = stmt.where(Service.status == status)
     result = paginate(session, stmt, page=page, per_page=per_page)
-    views = [directory.view_service(actor, service) for service in result.items]
-    return Page(views, result.page, result.per_page, result.total)
+    return result.map(lambda service: directory.view_service(actor, service))
 
 
 # -- nearest ------------------------------------------------------------------------------
@@ -382,7 +392,7 @@ def nearest(
     return NearestResult(origin, _present(session, actor, hits))
 
 
-_IDS = bindparam("ids", expanding=True)
+_IDS: BindParameter[list[uuid.UUID]] = bindparam("ids", expanding=True)
 # The rows a nearest answer is made of, built once: plain rows, not ORM objects, which
 # cost several times more to load.
 _SERVICES = (

@@ -13,7 +13,7 @@ from ...models import Referral
 from ...models.base import utcnow
 from ...vocabularies import NATIONAL
 from ..actors import Actor
-from ..pagination import Page, paginate
+from ..pagination import Page, paginate_rows
 from .deadlines import first_unmet_deadline, overdue_clause
 from .record import ReferralRecord
 from .statements import REFERRAL_COLUMNS
@@ -66,4 +66,4 @@ def list_referrals(
     else:
         order = (Referral.created_at.desc(), Referral.id)
     stmt = select(*REFERRAL_COLUMNS).where(*filters).order_by(*order)
-    return paginate(session, stmt, page=page, per_page=per_page, item=ReferralRecord.from_row)
+    return paginate_rows(session, stmt, page=page, per_page=per_page, item=ReferralRecord.from_row)

@@ -30,9 +30,9 @@ from ...models import Case, Organization, Referral, ReferralEvent
 from .record import FIELD_NAMES
 from .rules import ACKNOWLEDGED, DECIDED, SENDER_STATUSES, TERMINAL, leaving
 
-REFERRALS: Table = Referral.__table__  # type: ignore[assignment]
-EVENTS: Table = ReferralEvent.__table__  # type: ignore[assignment]
-CASES: Table = Case.__table__  # type: ignore[assignment]
+REFERRALS = Referral.__table__
+EVENTS = ReferralEvent.__table__
+CASES = Case.__table__
 
 
 def _insert(table: Table, names: tuple[str, ...]) -> Insert:
