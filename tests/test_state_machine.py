@@ -13,7 +13,7 @@ from sqlalchemy.orm import sessionmaker
 
 from referral_api import create_app
 from referral_api.db import Database
-from referral_api.services.referrals import NEXT, RECEIVER_STATUSES, SENDER_STATUSES
+from referral_api.services.referrals.rules import NEXT, RECEIVER_STATUSES, SENDER_STATUSES
 
 from .conftest import config_for
 from .referral_helpers import move, referral_body, send
@@ -36,7 +36,10 @@ def setter(status: str) -> str:
 
 def expected(current: str, requested: str, side: str) -> tuple[int, list[str] | None]:
     """What the table says the API answers: 200; 409 with the statuses this side may set
-    next, when the table has no such move; 403 when the move is the other side's."""
+    next, when the table has no such move; 403 when the move is the other side's; 404 to
+    the receiver of a referral entered in error, which is no longer its to know of."""
+    if current == "entered-in-error" and side == "receiver":
+        return 404, None
     mine = SENDER_STATUSES if side == "sender" else RECEIVER_STATUSES
     if requested not in NEXT[current]:
         return 409, sorted(NEXT[current] & mine)
@@ -130,7 +133,7 @@ def test_transition(client, make_caller, current: str, requested: str, side: str
         assert body["allowed"] == allowed
     else:
         assert set(body) == {"type", "title", "status", "detail"}
-        assert body["type"] == PROBLEM + "forbidden"
+        assert body["type"] == PROBLEM + {403: "forbidden", 404: "not-found"}[status_code]
     assert body["status"] == status_code
     # Refused: nothing changed. (Read as the sender: an entered-in-error referral is no
     # longer the receiver's to see.)

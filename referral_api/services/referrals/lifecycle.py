@@ -109,7 +109,9 @@ def _refuse(
     if actor.organization_id == referral.from_organization_id:
         side = "sender"
     elif actor.organization_id == referral.to_organization_id:
-        side = "receiver"
+        # A referral sent by mistake gives the wrong receiver nothing to keep, not even
+        # the knowledge that it still exists (as for reading it).
+        side = "receiver" if referral.status != "entered-in-error" else None
     if side is None or actor.role not in WRITERS:
         get_referral(session, actor=actor, referral_id=referral_id)  # 404 unless party
         raise Forbidden("Only the sending or the receiving organization changes a referral.")
