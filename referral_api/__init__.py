@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
+from flask import Flask
 
 from .boundary import init_boundary
 from .config import Config
 from .db import db
+from .input_guard import init_input_guard
 from .logs import configure_logging, init_request_logging
-from .problems import problem, register_error_handlers
-from .security import load_principal
+from .problems import register_error_handlers
+from .security import init_security
 
 __version__ = "0.1.0"
 
@@ -25,24 +26,24 @@ def create_app(config: Config | None = None) -> Flask:
         MAX_CONTENT_LENGTH=config.max_body_bytes,
         JSON_SORT_KEYS=False,
     )
-    db.init_app(app, config.database_url)
+    db.init_app(
+        app,
+        config.database_url,
+        connect_timeout_s=config.db_connect_timeout_s,
+        statement_timeout_ms=config.db_statement_timeout_ms,
+    )
     init_request_logging(app)
 
-    @app.before_request
-    def _refuse_large_bodies() -> Response | None:
-        if request.content_length is not None and request.content_length > config.max_body_bytes:
-            return problem(
-                413,
-                "Payload too large",
-                f"The request body is larger than {config.max_body_bytes} bytes.",
-            )
-        return None
-
+    init_input_guard(app, max_body_bytes=config.max_body_bytes)
     init_boundary(app)
-    app.before_request(load_principal)
+    init_security(
+        app,
+        auth_failure_limit=config.auth_failure_limit,
+        storage_uri=config.rate_limit_storage_uri,
+    )
 
     from .resources import register_resources
 
-    register_resources(app)
+    register_resources(app, cors_origins=config.cors_origins)
     register_error_handlers(app)
     return app

@@ -10,6 +10,13 @@ from pathlib import Path
 
 DEFAULT_ACK_HOURS = {"high": 1.0, "medium": 6.0, "low": 72.0}
 DEFAULT_START_DAYS = 7.0
+DEFAULT_DB_CONNECT_TIMEOUT_S = 5.0
+# How long a SQLite writer waits for another to finish before it gives up.
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Failed authentications allowed per client address (the `limits` notation).
+DEFAULT_AUTH_FAILURE_LIMIT = "20/minute"
+# Long enough for `audit verify` over a million events through the API (about 20 s).
+DEFAULT_DB_STATEMENT_TIMEOUT_MS = 30_000
 MAX_BODY_BYTES = 1024 * 1024
 # Used only by `referral-api demo` and the test-suite; never in production.
 DEMO_SECRET_KEY = "demo-only-secret-key-not-for-production-use"  # noqa: S105
@@ -32,6 +39,11 @@ class Config:
     ack_hours: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_ACK_HOURS))
     start_days: float = DEFAULT_START_DAYS
     max_body_bytes: int = MAX_BODY_BYTES
+    db_connect_timeout_s: float = DEFAULT_DB_CONNECT_TIMEOUT_S
+    db_statement_timeout_ms: int = DEFAULT_DB_STATEMENT_TIMEOUT_MS
+    auth_failure_limit: str = DEFAULT_AUTH_FAILURE_LIMIT
+    rate_limit_storage_uri: str = "memory://"
+    cors_origins: tuple[str, ...] = ("*",)
 
     @classmethod
     def from_env(
@@ -66,6 +78,28 @@ class Config:
                 "REFERRAL_API_START_DAYS", env.get("REFERRAL_API_START_DAYS", "")
             )
             or DEFAULT_START_DAYS,
+            db_connect_timeout_s=parse_positive_number(
+                "REFERRAL_API_DB_CONNECT_TIMEOUT_S",
+                env.get("REFERRAL_API_DB_CONNECT_TIMEOUT_S", ""),
+            )
+            or DEFAULT_DB_CONNECT_TIMEOUT_S,
+            db_statement_timeout_ms=parse_milliseconds(
+                "REFERRAL_API_DB_STATEMENT_TIMEOUT_MS",
+                env.get("REFERRAL_API_DB_STATEMENT_TIMEOUT_MS", ""),
+                DEFAULT_DB_STATEMENT_TIMEOUT_MS,
+            ),
+            auth_failure_limit=parse_rate_limit(
+                "REFERRAL_API_AUTH_FAILURE_LIMIT",
+                env.get("REFERRAL_API_AUTH_FAILURE_LIMIT", "").strip()
+                or DEFAULT_AUTH_FAILURE_LIMIT,
+            ),
+            rate_limit_storage_uri=env.get("REFERRAL_API_RATE_LIMIT_STORAGE_URI", "").strip()
+            or "memory://",
+            cors_origins=tuple(
+                origin.strip()
+                for origin in env.get("REFERRAL_API_CORS_ORIGINS", "*").split(",")
+                if origin.strip()
+            ),
         )
 
 
@@ -80,6 +114,27 @@ def parse_positive_number(name: str, raw: str) -> float | None:
     if not value > 0:
         raise ConfigError(f"{name} must be greater than 0, got {raw!r}.")
     return value
+
+
+def parse_rate_limit(name: str, raw: str) -> str:
+    """A limit such as `20/minute` or `100 per hour`."""
+    from limits import parse
+
+    try:
+        parse(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a rate such as 20/minute, got {raw!r}.") from None
+    return raw
+
+
+def parse_milliseconds(name: str, raw: str, default: int) -> int:
+    """A whole number of milliseconds; 0 turns the limit off."""
+    raw = raw.strip()
+    if not raw:
+        return default
+    if not raw.isdigit():
+        raise ConfigError(f"{name} must be a whole number of milliseconds (0: none), got {raw!r}.")
+    return int(raw)
 
 
 def parse_ack_hours(raw: str) -> dict[str, float]:

@@ -4,31 +4,63 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, g
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
+
+from .config import SQLITE_BUSY_TIMEOUT_MS
 
 log = logging.getLogger(__name__)
 SQLITE_BEGIN_OPTION = "referral_api_sqlite_begin"
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine; SQLite gets foreign keys, WAL and real transactions."""
+def make_engine(
+    url: str,
+    *,
+    connect_timeout_s: float | None = None,
+    statement_timeout_ms: int | None = None,
+    **kwargs: Any,
+) -> Engine:
+    """Create an engine; SQLite gets foreign keys, WAL, real transactions and a file only
+    its owner can read, PostgreSQL the timeouts given.
+
+    Statement parameters never reach a log or an error message (`hide_parameters`): they
+    carry referral reasons, consent text and notes.
+    """
+    kwargs.setdefault("hide_parameters", True)
+    connect_args = kwargs.setdefault("connect_args", {})
     if url.startswith("sqlite"):
-        kwargs.setdefault("connect_args", {}).setdefault("timeout", 30)
+        connect_args.setdefault("timeout", SQLITE_BUSY_TIMEOUT_MS / 1000)
+        _create_private_file(make_url(url).database)
         engine = create_engine(url, **kwargs)
         _configure_sqlite(engine)
         return engine
+    if connect_timeout_s is not None:
+        connect_args.setdefault("connect_timeout", max(1, round(connect_timeout_s)))
+    if statement_timeout_ms:
+        connect_args.setdefault("options", f"-c statement_timeout={int(statement_timeout_ms)}")
     engine = create_engine(url, **kwargs)
     _ping_when_idle(engine)
     return engine
+
+
+def _create_private_file(database: str | None) -> None:
+    """Create the SQLite file with mode 0600; SQLite gives its WAL and shared-memory files
+    the database file's mode."""
+    if database in (None, "", ":memory:") or database.startswith("file:"):
+        return
+    path = Path(database)
+    if path.parent.is_dir() and not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
 
 
 # A pooled connection unused for this long is tested before a request gets it.
@@ -69,7 +101,7 @@ def _configure_sqlite(engine: Engine) -> None:
         dbapi_connection.create_function("referral_api_sha256", 1, _sha256_hex, deterministic=True)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.execute("PRAGMA busy_timeout = 30000")
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         if engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")
@@ -101,8 +133,17 @@ class Database:
 
     key = "referral_api.db"
 
-    def init_app(self, app: Flask, url: str) -> None:
-        engine = make_engine(url)
+    def init_app(
+        self,
+        app: Flask,
+        url: str,
+        *,
+        connect_timeout_s: float | None = None,
+        statement_timeout_ms: int | None = None,
+    ) -> None:
+        engine = make_engine(
+            url, connect_timeout_s=connect_timeout_s, statement_timeout_ms=statement_timeout_ms
+        )
         app.extensions[self.key] = _Bound(engine, sessionmaker(bind=engine, expire_on_commit=False))
         app.teardown_appcontext(self._close_session)
 

@@ -51,6 +51,14 @@ class PreconditionRequired(DomainError):
     status, slug, title = 428, "precondition-required", "Precondition required"
 
 
+class TooManyRequests(DomainError):
+    status, slug, title = 429, "too-many-requests", "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after_s: int) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s
+
+
 class ValidationFailed(DomainError):
     """Input that is well-formed but breaks a rule; `errors` maps field -> messages."""
 

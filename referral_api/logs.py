@@ -6,6 +6,7 @@ import json
 import logging
 import sys
 import time
+import traceback
 import uuid
 from typing import Any
 
@@ -32,6 +33,12 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
+
+    def formatException(self, ei: Any) -> str:
+        """Where it happened and what kind of error, never the message: a database
+        error's message may quote the values of a request (reasons, notes, names)."""
+        kind, _error, trace = ei
+        return "".join(traceback.format_tb(trace)) + f"{kind.__name__} (message withheld)"
 
 
 JsonFormatter.converter = time.gmtime

@@ -8,10 +8,23 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, Response, json
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
-from .errors import DomainError, Unauthorized, ValidationFailed, validation_detail
+from .errors import (
+    DomainError,
+    TooManyRequests,
+    Unauthorized,
+    ValidationFailed,
+    validation_detail,
+)
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +111,11 @@ def _slug_for_status(status: int) -> str:
 
 
 def domain_error_response(error: DomainError) -> Response:
-    headers = {"WWW-Authenticate": "Bearer"} if isinstance(error, Unauthorized) else None
+    headers = None
+    if isinstance(error, Unauthorized):
+        headers = {"WWW-Authenticate": "Bearer"}
+    elif isinstance(error, TooManyRequests):
+        headers = {"Retry-After": str(error.retry_after_s)}
     errors = error.errors if isinstance(error, ValidationFailed) else None
     return problem(
         error.status,
@@ -119,30 +136,28 @@ def database_error_response(error: DBAPIError) -> Response:
             "Conflict",
             "The change conflicts with existing data (a duplicate or a missing reference).",
         )
-    if error.connection_invalidated:
-        log.warning("database connection lost: %s", type(error.orig).__name__)
-        return problem(
-            503,
-            "Database unavailable",
-            "The connection to the database was lost; retry the request.",
-            headers={"Retry-After": "1"},
-        )
-    if isinstance(error, OperationalError) and _is_contention(error):
-        return problem(
-            503,
-            "Busy",
-            "The database is busy with a concurrent change; retry the request.",
-            headers={"Retry-After": "1"},
-        )
-    log.exception("database error")
+    if error.connection_invalidated or isinstance(error, OperationalError | InterfaceError):
+        # Refused, starting up, shutting down, lost, timed out, locked or deadlocked:
+        # nothing was kept, and the same request may well succeed in a moment.
+        log.warning("database unavailable: %s", _driver_error(error))
+        return unavailable()
+    log.error("database error: %s", _driver_error(error))
     return problem(500, "Internal server error", "An unexpected error occurred.")
 
 
-def _is_contention(error: OperationalError) -> bool:
-    text = str(error.orig).lower()
-    return any(
-        s in text for s in ("database is locked", "could not serialize", "deadlock detected")
+def unavailable() -> Response:
+    return problem(
+        503,
+        "Database unavailable",
+        "The database cannot answer right now; retry the request.",
+        headers={"Retry-After": "1"},
     )
+
+
+def _driver_error(error: DBAPIError) -> str:
+    """The driver's error class and SQLSTATE, never its message (it may quote values)."""
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    return type(error.orig).__name__ + (f" (SQLSTATE {sqlstate})" if sqlstate else "")
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -173,9 +188,15 @@ def register_error_handlers(app: Flask) -> None:
     def _database(error: DBAPIError) -> Response:
         return database_error_response(error)
 
+    @app.errorhandler(PoolTimeout)
+    @app.errorhandler(DisconnectionError)
+    def _no_connection(error: Exception) -> Response:
+        log.warning("database unavailable: %s", type(error).__name__)
+        return unavailable()
+
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:
         if isinstance(error, HTTPException):  # pragma: no cover - routed above
             return _http(error)
-        log.exception("unhandled error")
+        log.error("unhandled error: %s", type(error).__name__, exc_info=error)
         return problem(500, "Internal server error", "An unexpected error occurred.")

@@ -137,12 +137,13 @@ def test_nearest_search_authenticated(client, session, statements, make_caller, 
 
 
 def test_a_cold_token_adds_one_statement(client, statements, make_caller, nearby_shelters):
-    """A token unused for a minute or more also records that it was used."""
+    """A token unused for a minute or more also records that it was used (on SQLite
+    between two PRAGMAs that keep the hint from waiting for a concurrent writer)."""
     caller = make_caller("caseworker")
     response = statements.during(lambda: nearest(client, caller))
     assert response.status_code == 200, response.json
     assert any(s.upper().startswith("UPDATE PRINCIPALS") for s in statements.counted)
-    statements.check({"sqlite": 8, "postgresql": 8})
+    statements.check({"sqlite": 10, "postgresql": 8})
 
 
 # -- referrals ------------------------------------------------------------------------------

@@ -6,10 +6,13 @@ import http
 from typing import Any
 
 from flask import Flask
+from flask_cors import CORS
 from flask_smorest import Api
 from flask_swagger_ui import get_swaggerui_blueprint
+from marshmallow import fields
 
 from .. import __version__
+from ..input_guard import TEXT_PATTERN
 from ..problems import PROBLEM_JSON
 from ..schemas.common import ProblemSchema
 
@@ -30,6 +33,7 @@ class ReferralApi(Api):
 
     def init_app(self, app: Flask, *, spec_kwargs: dict[str, Any] | None = None) -> None:
         super().init_app(app, spec_kwargs=spec_kwargs)
+        self.ma_plugin.converter.add_attribute_function(_text_pattern)
         # flask-smorest has registered a lazy response per status (and DEFAULT_ERROR),
         # its error ones as DEFAULT_RESPONSE_CONTENT_TYPE, application/json, which our
         # successes need too. Register them again, lazily, under the same names: until
@@ -51,10 +55,26 @@ class ReferralApi(Api):
         )
 
 
+def _text_pattern(_converter: Any, field: fields.Field[Any], **kwargs: Any) -> dict[str, Any]:
+    """State the input guard's rule (no control characters) on every free string a
+    request may carry: those the schemas bound with a maxLength and no other shape."""
+    properties = kwargs["ret"]
+    free = "enum" not in properties and "pattern" not in properties
+    if isinstance(field, fields.String) and "maxLength" in properties and free:
+        return {"pattern": TEXT_PATTERN}
+    return {}
+
+
 api = ReferralApi()
 
 
-def register_resources(app: Flask) -> None:
+# The public directory, readable from any web page; nothing else is offered cross-origin.
+PUBLIC_READS = (
+    r"^/api/v1/(organizations|services|locations|regions|service-types|organization-types)(/.*)?$"
+)
+
+
+def register_resources(app: Flask, *, cors_origins: tuple[str, ...] = ("*",)) -> None:
     app.config.update(
         API_TITLE="referral-api",
         API_VERSION=__version__,
@@ -71,6 +91,16 @@ def register_resources(app: Flask) -> None:
         },
     )
     api.init_app(app)
+    # Only GET, and no Authorization header (a browser must preflight it, and the
+    # preflight does not allow it): a web page sees the public directory, never a token's.
+    CORS(
+        app,
+        resources={PUBLIC_READS: {"origins": list(cors_origins)}},
+        methods=["GET"],
+        allow_headers=[],
+        expose_headers=["Link", "X-Total-Count", "ETag"],
+        supports_credentials=False,
+    )
     from . import (
         audit,
         cases,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
@@ -32,7 +33,8 @@ class Readyz(MethodView):
     @blp.alt_response(503, response="SERVICE_UNAVAILABLE")
     def get(self):  # type: ignore[no-untyped-def]
         """Database reachable and migrated to the newest revision."""
-        state = health.readiness(db.session)
+        config = current_app.config["REFERRAL_API"]
+        state = health.readiness(db.engine, timeout_s=config.db_connect_timeout_s + 1)
         if not state.ready:
             return problem(503, "Not ready", state.detail, headers={"Retry-After": "5"})
         return {"status": "ready", "revision": state.revision}

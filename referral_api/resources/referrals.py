@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import replace
+from collections.abc import Callable
 from typing import Any
 
 from flask import Response, json, request, url_for
@@ -42,6 +42,34 @@ def _with_etag(referral: ReferralView) -> tuple[ReferralView, int, dict[str, str
     return referral, 200, {"ETag": referral.etag}
 
 
+IDEMPOTENCY_KEY = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "schema": {"type": "string", "maxLength": 200},
+    "description": "A retry with the same key and request returns the first response and "
+    "changes nothing more; the same key with another request is refused (422).",
+}
+
+
+def _once(act: Callable[[], idempotency.Outcome], request_body: Any) -> Response:
+    """Run `act` under the request's Idempotency-Key (if any); answer with its outcome:
+    the referral, its ETag, and where it lives if it was created."""
+    outcome = idempotency.once(
+        db.session,
+        actor=current_actor(),
+        key=request.headers.get("Idempotency-Key"),
+        request_body=request_body,
+        act=act,
+    )
+    response = Response(json.dumps(outcome.body), outcome.status_code, mimetype="application/json")
+    response.headers["ETag"] = f'"{outcome.body["version"]}"'
+    if outcome.status_code == 201:
+        response.headers["Location"] = url_for(
+            "referrals.ReferralsById", referral_id=outcome.body["id"]
+        )
+    return response
+
+
 def expected_version(header: str | None) -> int | None:
     """The version an If-Match names: `"3"`, `W/"3"` or `*` (any: returns None)."""
     if header is None or not header.strip():
@@ -63,48 +91,23 @@ class Referrals(MethodView):
     def get(self, args: dict[str, Any]) -> Any:
         """Your organization's incoming and/or outgoing referrals (overdue ones: oldest first)."""
         page = reads.list_referrals(db.session, actor=current_actor(), **args)
-        return page_body(replace(page, items=[view(r) for r in page.items]))
+        return page_body(page.map(view))
 
     @authenticated(blp, *SENDERS)
     @blp.arguments(ReferralCreateSchema())
     @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
     @blp.response(201, ReferralSchema, headers={"ETag": {"schema": {"type": "string"}}})
-    @blp.doc(
-        parameters=[
-            {
-                "in": "header",
-                "name": "Idempotency-Key",
-                "schema": {"type": "string", "maxLength": 200},
-                "description": "A retry with the same key and body returns the first response "
-                "and creates nothing; the same key with another body is refused (422).",
-            }
-        ]
-    )
-    def post(self, data: dict[str, Any]) -> Any:
+    @blp.doc(parameters=[IDEMPOTENCY_KEY])
+    def post(self, data: dict[str, Any]) -> Response:
         """Send a referral, on an existing case (`case_id`) or with a new `case`."""
-        actor = current_actor()
 
         def send() -> idempotency.Outcome:
             referral = create.create_referral(
-                db.session, actor=actor, settings=referral_settings(), data=data
+                db.session, actor=current_actor(), settings=referral_settings(), data=data
             )
             return idempotency.Outcome(201, _REFERRAL.dump(view(referral)))
 
-        outcome = idempotency.once(
-            db.session,
-            actor=actor,
-            key=request.headers.get("Idempotency-Key"),
-            request_body=request.get_json(),
-            act=send,
-        )
-        response = Response(
-            json.dumps(outcome.body), outcome.status_code, mimetype="application/json"
-        )
-        response.headers["ETag"] = f'"{outcome.body["version"]}"'
-        response.headers["Location"] = url_for(
-            "referrals.ReferralsById", referral_id=outcome.body["id"]
-        )
-        return response
+        return _once(send, request.get_json())
 
 
 @blp.route("/<uuid:referral_id>")
@@ -136,22 +139,29 @@ class ReferralTransitions(MethodView):
                 "in": "header",
                 "name": "If-Match",
                 "required": True,
-                "schema": {"type": "string"},
+                "schema": {"type": "string", "maxLength": 40},
                 "description": "The ETag of the referral you saw.",
-            }
+            },
+            IDEMPOTENCY_KEY,
         ]
     )
-    def post(self, data: dict[str, Any], referral_id: uuid.UUID) -> Any:
+    def post(self, data: dict[str, Any], referral_id: uuid.UUID) -> Response:
         """Change the status: the sender cancels or marks entered-in-error, the receiver
         does the rest. A forbidden move is 409 naming the allowed ones; a stale If-Match 412."""
-        referral = lifecycle.transition(
-            db.session,
-            actor=current_actor(),
-            referral_id=referral_id,
-            expected_version=expected_version(request.headers.get("If-Match")),
-            **data,
-        )
-        return _with_etag(view(referral))
+        if_match = request.headers.get("If-Match")
+
+        def move() -> idempotency.Outcome:
+            referral = lifecycle.transition(
+                db.session,
+                actor=current_actor(),
+                referral_id=referral_id,
+                expected_version=expected_version(if_match),
+                **data,
+            )
+            return idempotency.Outcome(200, _REFERRAL.dump(view(referral)))
+
+        # The same body moves another referral, or the same one from another version.
+        return _once(move, {"referral_id": str(referral_id), "if_match": if_match, **data})
 
 
 @blp.route("/<uuid:referral_id>/events")

@@ -8,6 +8,12 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from ..services.pagination import MAX_PER_PAGE
 
+# The most items a request's list may carry (documented as maxItems).
+MAX_CODES = 30  # codes of one kind: languages, service types, genders, needs ...
+MAX_NAMES = 20  # aliases, phone numbers, hotlines
+MAX_COVERAGE = 600  # region codes a service covers: every province and regency fits
+MAX_LOCATIONS = 200  # sites a service is given at
+
 
 class ProblemSchema(Schema):
     """An RFC 9457 problem document."""

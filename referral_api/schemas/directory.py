@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import pycountry
@@ -17,7 +18,16 @@ from ..vocabularies import (
     SERVICE_STATUSES,
     SERVICE_TYPE_CODES,
 )
-from .common import Instant, PageSchema, PaginationArgsSchema, Timestamp
+from .common import (
+    MAX_CODES,
+    MAX_COVERAGE,
+    MAX_LOCATIONS,
+    MAX_NAMES,
+    Instant,
+    PageSchema,
+    PaginationArgsSchema,
+    Timestamp,
+)
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 # National short codes (129, 148, 110) or a full E.164 number.
@@ -25,39 +35,47 @@ HOTLINE = re.compile(r"^(\d{3,8}|\+[1-9]\d{6,14})$")
 REGION_CODE = re.compile(r"^(ID|\d{2}(\.\d{2}(\.\d{2})?)?)$")
 
 
-def _e164(value: str) -> None:
-    if not E164.match(value):
-        raise ValidationError("Not an E.164 phone number (e.g. +62380833300).")
+# Validators that are patterns, so openapi.yaml states them.
+_e164 = validate.Regexp(E164, error="Not an E.164 phone number (e.g. +62380833300).")
+_hotline = validate.Regexp(
+    HOTLINE, error="Not a short hotline code (3-8 digits) or an E.164 number."
+)
+_region_code = validate.Regexp(
+    REGION_CODE, error="Not a Kemendagri region code (e.g. 53, 53.71, 53.71.01) or ID."
+)
+COUNTRY_ERROR = "Not an ISO 3166-1 alpha-2 country code (e.g. ID, MY)."
+LANGUAGE_ERROR = "Not an ISO 639 language code (e.g. id, en, jv, bjn)."
 
 
-def _hotline(value: str) -> None:
-    if not HOTLINE.match(value):
-        raise ValidationError("Not a short hotline code (3-8 digits) or an E.164 number.")
+def _known_country(value: str) -> None:
+    if pycountry.countries.get(alpha_2=value) is None:
+        raise ValidationError(COUNTRY_ERROR)
 
 
-def _country(value: str) -> None:
-    if len(value) != 2 or not value.isupper() or pycountry.countries.get(alpha_2=value) is None:
-        raise ValidationError("Not an ISO 3166-1 alpha-2 country code (e.g. ID, MY).")
-
-
-def _language(value: str) -> None:
+def _known_language(value: str) -> None:
     known = (len(value) == 2 and pycountry.languages.get(alpha_2=value)) or (
         len(value) == 3 and pycountry.languages.get(alpha_3=value)
     )
-    if not known or value != value.lower():
-        raise ValidationError("Not an ISO 639 language code (e.g. id, en, jv, bjn).")
+    if not known:
+        raise ValidationError(LANGUAGE_ERROR)
 
 
-def _region_code(value: str) -> None:
-    if not REGION_CODE.match(value):
-        raise ValidationError("Not a Kemendagri region code (e.g. 53, 53.71, 53.71.01) or ID.")
+# The shape as a pattern (stated in openapi.yaml), then the code looked up.
+_country: list[Callable[[str], Any]] = [
+    validate.Regexp(r"^[A-Z]{2}$", error=COUNTRY_ERROR),
+    _known_country,
+]
+_language: list[Callable[[str], Any]] = [
+    validate.Regexp(r"^[a-z]{2,3}$", error=LANGUAGE_ERROR),
+    _known_language,
+]
 
 
 def _codes(allowed: frozenset[str] | tuple[str, ...], what: str) -> validate.Validator:
     return validate.OneOf(sorted(allowed), error=f"Unknown {what} {{input}}.")
 
 
-RegionCode = fields.String(validate=_region_code)
+RegionCode = fields.String(validate=[validate.Length(max=8), _region_code])
 
 
 # -- regions and vocabularies -------------------------------------------------------------
@@ -92,7 +110,7 @@ class RegionDetailSchema(RegionSchema):
 
 class RegionQueryArgsSchema(PaginationArgsSchema):
     level = fields.String(validate=validate.OneOf(REGION_LEVELS))
-    parent = fields.String(validate=_region_code)
+    parent = fields.String(validate=[validate.Length(max=8), _region_code])
     q = fields.String(validate=validate.Length(min=1, max=100))
 
 
@@ -130,16 +148,30 @@ class OrganizationTypeListSchema(Schema):
 
 class OrganizationCreateSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=300))
-    aliases = fields.List(fields.String(validate=validate.Length(min=1, max=100)))
+    aliases = fields.List(
+        fields.String(validate=validate.Length(min=1, max=100)),
+        validate=validate.Length(max=MAX_NAMES),
+    )
     type = fields.String(required=True, validate=_codes(ORGANIZATION_TYPE_CODES, "type"))
     level = fields.String(validate=validate.OneOf(ORGANIZATION_LEVELS), allow_none=True)
-    region_code = fields.String(validate=_region_code, allow_none=True)
+    region_code = fields.String(validate=[validate.Length(max=8), _region_code], allow_none=True)
     description = fields.String(allow_none=True, validate=validate.Length(max=5000))
-    website = fields.Url(allow_none=True, schemes={"http", "https"})
-    email = fields.Email(allow_none=True)
-    phones = fields.List(fields.String(validate=_e164))
-    hotlines = fields.List(fields.String(validate=_hotline))
-    languages = fields.List(fields.String(validate=_language))
+    website = fields.Url(
+        allow_none=True, schemes={"http", "https"}, validate=validate.Length(max=2000)
+    )
+    email = fields.Email(allow_none=True, validate=validate.Length(max=254))
+    phones = fields.List(
+        fields.String(validate=[validate.Length(max=16), _e164]),
+        validate=validate.Length(max=MAX_NAMES),
+    )
+    hotlines = fields.List(
+        fields.String(validate=[validate.Length(max=16), _hotline]),
+        validate=validate.Length(max=MAX_NAMES),
+    )
+    languages = fields.List(
+        fields.String(validate=[validate.Length(max=3), *_language]),
+        validate=validate.Length(max=MAX_CODES),
+    )
 
 
 class OrganizationUpdateSchema(OrganizationCreateSchema):
@@ -169,7 +201,7 @@ class OrganizationSchema(Schema):
 
 class OrganizationQueryArgsSchema(PaginationArgsSchema):
     type = fields.String(validate=_codes(ORGANIZATION_TYPE_CODES, "type"))
-    region = fields.String(validate=_region_code)
+    region = fields.String(validate=[validate.Length(max=8), _region_code])
     status = fields.String(load_default="active", validate=validate.OneOf(ORGANIZATION_STATUSES))
     verified_since = Instant(default_timezone=None)
     q = fields.String(validate=validate.Length(min=1, max=100))
@@ -186,8 +218,8 @@ class LocationCreateSchema(Schema):
     organization_id = fields.UUID(required=True)
     name = fields.String(required=True, validate=validate.Length(min=1, max=300))
     address = fields.String(allow_none=True, validate=validate.Length(max=1000))
-    region_code = fields.String(validate=_region_code, allow_none=True)
-    country = fields.String(load_default="ID", validate=_country)
+    region_code = fields.String(validate=[validate.Length(max=8), _region_code], allow_none=True)
+    country = fields.String(load_default="ID", validate=[validate.Length(max=2), *_country])
     latitude = fields.Float(
         allow_none=True, allow_nan=False, validate=validate.Range(min=-90, max=90)
     )
@@ -226,7 +258,7 @@ class LocationSchema(Schema):
 
 class LocationQueryArgsSchema(PaginationArgsSchema):
     organization_id = fields.UUID()
-    region = fields.String(validate=_region_code)
+    region = fields.String(validate=[validate.Length(max=8), _region_code])
     status = fields.String(load_default="active", validate=validate.OneOf(("active", "inactive")))
 
 
@@ -238,15 +270,21 @@ class LocationPageSchema(PageSchema):
 
 
 class EligibilitySchema(Schema):
-    age_min = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=130))
-    age_max = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=130))
-    genders = fields.List(fields.String(validate=validate.OneOf(GENDERS)))
+    age_min = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=0, max=130))
+    age_max = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=0, max=130))
+    genders = fields.List(
+        fields.String(validate=validate.OneOf(GENDERS)), validate=validate.Length(max=MAX_CODES)
+    )
     notes = fields.String(allow_none=True, validate=validate.Length(max=2000))
 
 
 class CapacitySchema(Schema):
-    beds_total = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=100_000))
-    beds_available = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=100_000))
+    beds_total = fields.Integer(
+        strict=True, allow_none=True, validate=validate.Range(min=0, max=100_000)
+    )
+    beds_available = fields.Integer(
+        strict=True, allow_none=True, validate=validate.Range(min=0, max=100_000)
+    )
     updated_at = Timestamp(dump_only=True, allow_none=True)
 
 
@@ -257,15 +295,21 @@ class ServiceCreateSchema(Schema):
     service_types = fields.List(
         fields.String(validate=_codes(SERVICE_TYPE_CODES, "service type")),
         required=True,
-        validate=validate.Length(min=1),
+        validate=validate.Length(min=1, max=MAX_CODES),
     )
     eligibility = fields.Nested(EligibilitySchema)
-    languages = fields.List(fields.String(validate=_language))
+    languages = fields.List(
+        fields.String(validate=[validate.Length(max=3), *_language]),
+        validate=validate.Length(max=MAX_CODES),
+    )
     fees = fields.String(validate=validate.Length(max=300))
     hours = fields.String(allow_none=True, validate=validate.Length(max=300))
     capacity = fields.Nested(CapacitySchema, allow_none=True)
-    coverage = fields.List(fields.String(validate=_region_code))
-    location_ids = fields.List(fields.UUID())
+    coverage = fields.List(
+        fields.String(validate=[validate.Length(max=8), _region_code]),
+        validate=validate.Length(max=MAX_COVERAGE),
+    )
+    location_ids = fields.List(fields.UUID(), validate=validate.Length(max=MAX_LOCATIONS))
 
 
 class ServiceUpdateSchema(ServiceCreateSchema):
@@ -299,10 +343,11 @@ class SearchFilterArgsSchema(Schema):
 
     service_type = fields.List(
         fields.String(validate=_codes(SERVICE_TYPE_CODES, "service type")),
+        validate=validate.Length(max=MAX_CODES),
         metadata={"description": "Repeatable: services offering any of these types."},
     )
     region = fields.String(
-        validate=_region_code,
+        validate=[validate.Length(max=8), _region_code],
         metadata={
             "description": "Coverage includes the region or an ancestor (ID included), or "
             "the service is given at a location inside the region."
@@ -312,7 +357,7 @@ class SearchFilterArgsSchema(Schema):
         validate=validate.Length(min=1, max=200),
         metadata={"description": "Words in organization name/aliases, service name/description."},
     )
-    language = fields.String(validate=_language)
+    language = fields.String(validate=[validate.Length(max=3), *_language])
     age = fields.Integer(validate=validate.Range(min=0, max=130))
     gender = fields.String(validate=validate.OneOf(GENDERS))
     has_capacity = fields.Boolean(
@@ -331,16 +376,19 @@ class NearestQueryArgsSchema(SearchFilterArgsSchema):
     lat = fields.Float(allow_nan=False, validate=validate.Range(min=-90, max=90))
     lng = fields.Float(allow_nan=False, validate=validate.Range(min=-180, max=180))
     region = fields.String(
-        validate=_region_code,
+        validate=[validate.Length(max=8), _region_code],
         metadata={"description": "Measure from this region's centroid (instead of lat/lng)."},
     )
     within_region = fields.String(
-        validate=_region_code,
+        validate=[validate.Length(max=8), _region_code],
         metadata={"description": "The `region` filter of the list: served in this region."},
     )
     limit = fields.Integer(load_default=10, validate=validate.Range(min=1, max=100))
     radius_km = fields.Float(
-        allow_nan=False, validate=validate.Range(min=0, max=2000, min_inclusive=False)
+        allow_nan=False,
+        validate=validate.Range(min=0, max=2000, min_inclusive=False),
+        # apispec renders the Range as an inclusive minimum only.
+        metadata={"exclusiveMinimum": 0},
     )
 
     @validates_schema

@@ -12,7 +12,7 @@ from .directory import _region_code
 
 
 class ReportQueryArgsSchema(Schema):
-    region = fields.String(validate=_region_code)
+    region = fields.String(validate=[validate.Length(max=8), _region_code])
     from_ = Instant(data_key="from", attribute="date_from")
     to = Instant(attribute="date_to")
     group_by = fields.String(load_default="service_type", validate=validate.OneOf(GROUPINGS))

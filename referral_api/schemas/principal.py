@@ -38,7 +38,9 @@ class TokenCreateSchema(Schema):
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     organization_id = fields.UUID(load_default=None, allow_none=True)
-    coverage_code = fields.String(load_default=None, allow_none=True)
+    coverage_code = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(max=8)
+    )
     expires_days = fields.Float(
         load_default=None,
         allow_none=True,

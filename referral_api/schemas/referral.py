@@ -18,7 +18,7 @@ from ..vocabularies import (
     STATUS_REASONS,
     WORKER_ROLES,
 )
-from .common import Instant, PageSchema, PaginationArgsSchema, Timestamp
+from .common import MAX_CODES, Instant, PageSchema, PaginationArgsSchema, Timestamp
 from .directory import _codes, _country, _language
 
 
@@ -27,17 +27,31 @@ class ClientSchema(Schema):
 
     alias = fields.String(allow_none=True, validate=validate.Length(min=1, max=60))
     initials = fields.String(allow_none=True, validate=validate.Length(min=1, max=10))
-    age = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=130))
-    birth_year = fields.Integer(allow_none=True, validate=validate.Range(min=1900, max=2100))
+    age = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=0, max=130))
+    birth_year = fields.Integer(
+        strict=True, allow_none=True, validate=validate.Range(min=1900, max=2100)
+    )
     gender = fields.String(required=True, validate=validate.OneOf(GENDERS))
-    nationality = fields.String(allow_none=True, validate=_country)
-    languages = fields.List(fields.String(validate=_language), load_default=list)
-    disabilities = fields.List(fields.String(validate=validate.Length(max=100)), load_default=list)
+    nationality = fields.String(allow_none=True, validate=[validate.Length(max=2), *_country])
+    languages = fields.List(
+        fields.String(validate=[validate.Length(max=3), *_language]),
+        load_default=list,
+        validate=validate.Length(max=MAX_CODES),
+    )
+    disabilities = fields.List(
+        fields.String(validate=validate.Length(max=100)),
+        load_default=list,
+        validate=validate.Length(max=MAX_CODES),
+    )
     exploitation_types = fields.List(
-        fields.String(validate=validate.OneOf(EXPLOITATION_TYPES)), load_default=list
+        fields.String(validate=validate.OneOf(EXPLOITATION_TYPES)),
+        load_default=list,
+        validate=validate.Length(max=MAX_CODES),
     )
     needs = fields.List(
-        fields.String(validate=_codes(SERVICE_TYPE_CODES, "service type")), load_default=list
+        fields.String(validate=_codes(SERVICE_TYPE_CODES, "service type")),
+        load_default=list,
+        validate=validate.Length(max=MAX_CODES),
     )
 
     @validates_schema
@@ -127,7 +141,10 @@ class TransitionSchema(Schema):
 
 class ReferralQueryArgsSchema(PaginationArgsSchema):
     direction = fields.String(validate=validate.OneOf(("incoming", "outgoing")))
-    status = fields.List(fields.String(validate=validate.OneOf(REFERRAL_STATUSES)))
+    status = fields.List(
+        fields.String(validate=validate.OneOf(REFERRAL_STATUSES)),
+        validate=validate.Length(max=len(REFERRAL_STATUSES)),
+    )
     service_type = fields.String(validate=_codes(SERVICE_TYPE_CODES, "service type"))
     risk_level = fields.String(validate=validate.OneOf(RISK_LEVELS))
     overdue = fields.Boolean()

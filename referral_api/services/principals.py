@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 import uuid
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from ..config import SQLITE_BUSY_TIMEOUT_MS
 from ..errors import Forbidden, NotFound, Unauthorized, ValidationFailed
 from ..models import Organization, Principal, Region, Role
 from ..models.base import update_params, utcnow
@@ -19,6 +22,7 @@ from . import audit
 from .actors import Actor
 from .pagination import Page, paginate
 
+log = logging.getLogger(__name__)
 TOKEN_PREFIX = "rk_"  # noqa: S105 - a prefix, not a secret
 # last_used_at is a hint for operators, not an audit record: writing it at most once a
 # minute keeps every authenticated read from becoming a write.
@@ -170,21 +174,37 @@ def authenticate(session: Session, *, token: str, now: datetime | None = None) -
     if row.expires_at is not None and row.expires_at <= now:
         raise Unauthorized("The bearer token has expired.")
     if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
-        connection.execute(
-            _TOUCH,
-            update_params(
-                _PRINCIPALS,
-                principal_id=row.id,
-                now=now,
-                stale_before=now - LAST_USED_RESOLUTION,
-            ),
-        )
+        _touch(session, principal_id=row.id, now=now)
     return Actor(
         principal_id=row.id,
         organization_id=row.organization_id,
         role=row.role,
         coverage_code=row.coverage_code,
     )
+
+
+def _touch(session: Session, *, principal_id: uuid.UUID, now: datetime) -> None:
+    """Record that the token was used, if nothing stands in the way.
+
+    On SQLite a read that meets a concurrent writer cannot take the write lock: it does
+    not wait for it either (busy timeout 0), and the savepoint keeps the rest of the
+    transaction. A hint must not fail, or hold up, the request it rides on.
+    """
+    params = update_params(
+        _PRINCIPALS, principal_id=principal_id, now=now, stale_before=now - LAST_USED_RESOLUTION
+    )
+    connection = session.connection()
+    on_sqlite = connection.dialect.name == "sqlite"
+    try:
+        with session.begin_nested():
+            if on_sqlite:
+                connection.exec_driver_sql("PRAGMA busy_timeout = 0")
+            connection.execute(_TOUCH, params)
+    except OperationalError as error:
+        log.info("last_used_at not recorded: %s", type(error.orig).__name__)
+    finally:
+        if on_sqlite:
+            connection.exec_driver_sql(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
 
 
 def get_principal(session: Session, *, principal_id: uuid.UUID) -> Principal:
