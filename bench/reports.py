@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from referral_api import create_app, migrate
 from referral_api.config import DEMO_SECRET_KEY, Config
 from referral_api.db import make_engine
-from referral_api.models import Case, Organization, Referral, Region
+from referral_api.models import Case, Organization, Referral, ReferralRegion, Region
 from referral_api.models.base import utcnow
 from referral_api.services import principals, seeding
 from referral_api.services.actors import Actor
@@ -152,6 +152,19 @@ def load(url: str, count: int, rng: random.Random) -> str:
                 )
             session.execute(insert(Case), cases)
             session.execute(insert(Referral), referrals)
+            # What sending records (ReferralRegion): both parties' home regions.
+            region_of = {org["id"]: org["region_code"] for org in orgs}
+            session.execute(
+                insert(ReferralRegion),
+                [
+                    {"referral_id": r["id"], "region_code": code}
+                    for r in referrals
+                    for code in {
+                        region_of[r["from_organization_id"]],
+                        region_of[r["to_organization_id"]],
+                    }
+                ],
+            )
     with engine.connect() as conn:
         conn.execute(text("ANALYZE"))
         conn.commit()

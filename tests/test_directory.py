@@ -148,10 +148,13 @@ def test_delete_deactivates_and_nothing_is_removed(client, make_caller, director
 
 def test_verify_sets_verified_at_and_filters_stale(client, make_caller, directory_entry) -> None:
     fresh, stale = directory_entry(), directory_entry()
-    admin = make_caller("org_admin", organization=fresh["organization"])
-    response = client.post(
-        f"/api/v1/organizations/{fresh['organization'].id}/verify", headers=admin.headers
-    )
+    url = f"/api/v1/organizations/{fresh['organization'].id}/verify"
+    own = make_caller("org_admin", organization=fresh["organization"])
+    assert client.post(url, headers=own.headers).status_code == 403  # not its own check
+    elsewhere = make_caller("coordinator", coverage_code="32")
+    assert client.post(url, headers=elsewhere.headers).status_code == 403
+    admin = make_caller("coordinator", coverage_code="53")  # the entry lies in 53.71
+    response = client.post(url, headers=admin.headers)
     assert response.status_code == 200
     assert response.json["verified_by"] == str(admin.principal.id)
     since = response.json["verified_at"]

@@ -178,3 +178,32 @@ def test_overdue_list_oldest_first_with_who_must_act(client, session, world) -> 
     assert items[0]["overdue_by_s"] >= 90 * 60 - 5
     assert items[0]["must_act_organization_id"] == world["via_site"]["to_organization_id"]
     assert items[0]["overdue_reasons"] == ["acknowledge"]
+
+
+def test_moving_an_organization_moves_no_referral_out_of_sight(
+    client, session, world, make_caller
+) -> None:
+    """The regions a referral was sent between are fixed when it is sent: moving the
+    organizations and their sites afterwards changes nothing a coordinator sees, and an
+    org_admin cannot move its organization at all."""
+    from referral_api.models import Location, Organization
+
+    def listed(caller) -> set[str]:
+        page = client.get("/api/v1/referrals?per_page=100", headers=caller.headers).json
+        return {item["id"] for item in page["items"]}
+
+    before = {k: listed(world[k]) for k in ("ntt", "jb")}
+    sender = world["callers"]["ntt_a"].principal.organization_id
+    own_admin = make_caller("org_admin", organization=session.get(Organization, sender))
+    refused = client.patch(
+        f"/api/v1/organizations/{sender}", json={"region_code": "32.73"}, headers=own_admin.headers
+    )
+    assert refused.status_code == 403 and "region_code" in refused.json["detail"]
+    # An admin (or anyone with the database) moves every organization and site anyway.
+    for organization in session.scalars(select(Organization)):
+        organization.region_code = "11.01"
+    for location in session.scalars(select(Location)):
+        location.region_code = "11.01"
+    session.flush()
+    assert {k: listed(world[k]) for k in ("ntt", "jb")} == before
+    assert world["in_ntt"]["id"] in before["ntt"]

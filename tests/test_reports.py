@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from referral_api.models import Case, Referral
+from referral_api.models import Case, Referral, ReferralRegion
 from referral_api.models.base import utcnow
 
 TERMINAL = {"rejected", "completed", "failed", "cancelled", "entered-in-error"}
@@ -85,6 +85,12 @@ def histories(session, make_organization):
             version=1 + len(milestones),
         )
         session.add(referral)
+        session.flush()
+        # What sending records: the regions of both parties at that moment.
+        session.add_all(
+            ReferralRegion(referral_id=referral.id, region_code=code)
+            for code in {sender.region_code, receiver.region_code}
+        )
         made.append((referral, sender, receiver))
         if n % 40 == 0:
             session.flush()

@@ -11,7 +11,7 @@ from .organization import (
     service_locations,
 )
 from .principal import Principal, Role
-from .referral import Case, IdempotencyKey, Referral, ReferralEvent
+from .referral import Case, IdempotencyKey, Referral, ReferralEvent, ReferralRegion
 from .region import OrganizationType, Region, ServiceType
 from .search import SearchEntry
 
@@ -29,6 +29,7 @@ __all__ = [
     "Principal",
     "Referral",
     "ReferralEvent",
+    "ReferralRegion",
     "Region",
     "Role",
     "SearchEntry",

@@ -97,6 +97,18 @@ class Referral(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
 
 
+class ReferralRegion(Base):
+    """A region a referral's sender or receiver lay in when it was sent: the home regions
+    of both organizations and, where a service is named, the regions of its sites (a
+    confidential one at regency level). Coordinators' coverage reads these, so a later
+    move of an organization moves no referral out of a coordinator's sight."""
+
+    __tablename__ = "referral_regions"
+
+    referral_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("referrals.id"), primary_key=True)
+    region_code: Mapped[str] = mapped_column(String(20), primary_key=True)
+
+
 class ReferralEvent(Base):
     """One status change of a referral (its creation included)."""
 

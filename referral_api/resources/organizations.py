@@ -78,11 +78,12 @@ class OrganizationsById(MethodView):
 
 @blp.route("/<uuid:organization_id>/verify")
 class OrganizationVerify(MethodView):
-    @authenticated(blp, *WRITERS)
+    @authenticated(blp, Role.ADMIN, Role.COORDINATOR)
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.response(200, OrganizationSchema)
     def post(self, organization_id: uuid.UUID) -> Organization:
-        """Record that a person checked this entry now (sets verified_at / verified_by)."""
+        """Record that someone else checked this entry now (sets verified_at / verified_by):
+        an admin, or a coordinator whose coverage includes the organization."""
         return directory.verify_organization(
             db.session, actor=current_actor(), organization_id=organization_id
         )

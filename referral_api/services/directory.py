@@ -314,6 +314,11 @@ def update_organization(
     """Change some fields of an organization."""
     organization = get_organization(session, organization_id=organization_id)
     authorize_write(actor, organization.id)
+    moving = "region_code" in data and data["region_code"] != organization.region_code
+    if moving and not actor.is_admin:
+        # The home region decides which coordinators oversee the organization's future
+        # referrals: an organization does not move itself out of its coordinator's sight.
+        raise Forbidden("Only an admin changes an organization's home region (region_code).")
     changed = _apply(organization, data)
     _validate_organization(session, organization)
     if "status" in changed:
@@ -336,9 +341,19 @@ def deactivate_organization(
 def verify_organization(
     session: Session, *, actor: Actor, organization_id: uuid.UUID
 ) -> Organization:
-    """Record that a person checked the entry today."""
+    """Record that someone else checked the entry today: an admin, or a coordinator whose
+    coverage includes the organization (never the organization itself)."""
     organization = get_organization(session, organization_id=organization_id)
-    authorize_write(actor, organization.id)
+    oversees = (
+        actor.role == Role.COORDINATOR
+        and actor.coverage_code is not None
+        and regions.contains(actor.coverage_code, organization.region_code)
+    )
+    if not (actor.is_admin or oversees):
+        raise Forbidden(
+            "An entry is verified by someone else: an admin, or a coordinator whose "
+            "coverage includes the organization."
+        )
     organization.verified_at = utcnow()
     organization.verified_by = actor.principal_id
     session.flush()

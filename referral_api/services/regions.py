@@ -34,6 +34,13 @@ def regency_of(code: str) -> str:
     return ".".join(code.split(".")[:2])
 
 
+def contains(code: str, other: str | None) -> bool:
+    """`other` is `code` or lies inside it (as `within`, in Python)."""
+    if other is None:
+        return False
+    return code == NATIONAL or other == code or other.startswith(code + ".")
+
+
 def within(column: SQLColumnExpression[str | None], code: str) -> ColumnElement[bool]:
     """SQL: `column` is `code` or lies inside it (codes are dotted paths)."""
     if code == NATIONAL:

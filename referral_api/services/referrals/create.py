@@ -21,7 +21,7 @@ from .deadlines import Settings, due_times
 from .history import record_event
 from .record import ReferralRecord
 from .rules import WRITERS
-from .statements import INSERT_CASE, INSERT_REFERRAL, TARGET_ORGANIZATION
+from .statements import INSERT_CASE, INSERT_REFERRAL, RECORD_REGIONS, TARGET_ORGANIZATION
 from .visibility import readable_case
 
 
@@ -120,6 +120,15 @@ def create_referral(
         version=1,
     )
     connection.execute(INSERT_REFERRAL, referral.columns())
+    connection.execute(
+        RECORD_REGIONS,
+        {
+            "referral_id": referral.id,
+            "sender_id": referral.from_organization_id,
+            "receiver_id": referral.to_organization_id,
+            "service_id": referral.to_service_id,
+        },
+    )
     record_event(
         connection,
         actor=actor,

@@ -24,9 +24,19 @@ from sqlalchemy import (
     func,
     literal_column,
     select,
+    union,
 )
 
-from ...models import Case, Organization, Referral, ReferralEvent
+from ...models import (
+    Case,
+    Location,
+    Organization,
+    Referral,
+    ReferralEvent,
+    ReferralRegion,
+    service_locations,
+)
+from .. import directory
 from .record import FIELD_NAMES
 from .rules import ACKNOWLEDGED, DECIDED, SENDER_STATUSES, TERMINAL, leaving
 
@@ -69,6 +79,28 @@ CHANGE_CASE_OWNER: Update = (
     CASES.update()
     .where(CASES.c.id == bindparam("case_id"))
     .values(owner_organization_id=bindparam("new_owner"), updated_at=bindparam("now"))
+)
+# The regions a referral is sent between, fixed as it is sent (see ReferralRegion), in one
+# statement: the two home regions and the regions of the named service's sites.
+_SENT = bindparam("referral_id", type_=Referral.id.type)
+RECORD_REGIONS = ReferralRegion.__table__.insert().from_select(
+    ["referral_id", "region_code"],
+    union(
+        select(_SENT, Organization.region_code).where(
+            Organization.id.in_(
+                [
+                    bindparam("sender_id", type_=Organization.id.type),
+                    bindparam("receiver_id", type_=Organization.id.type),
+                ]
+            ),
+            Organization.region_code.is_not(None),
+        ),
+        select(_SENT, directory.redacted_region()).where(
+            service_locations.c.service_id == bindparam("service_id", type_=Referral.id.type),
+            Location.id == service_locations.c.location_id,
+            Location.region_code.is_not(None),
+        ),
+    ),
 )
 TARGET_ORGANIZATION = select(Organization.id, Organization.status).where(
     Organization.id == bindparam("organization_id")

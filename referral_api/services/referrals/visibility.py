@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import ColumnElement, exists, or_, select, true
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from ...errors import NotFound
-from ...models import Case, Location, Organization, Referral, Role, service_locations
+from ...models import Case, Referral, ReferralRegion, Role
 from ...vocabularies import NATIONAL
-from .. import directory, regions
+from .. import regions
 from ..actors import Actor
 from .record import ReferralRecord
 from .statements import SELECT_REFERRAL
@@ -37,27 +37,15 @@ def party_clause(organization_id: uuid.UUID) -> ColumnElement[bool]:
 
 
 def coverage_clause(coverage: str) -> ColumnElement[bool]:
-    """SQL on Referral: its sender or receiver lies in the region (by home region, or by
-    the locations of the referral's service). `ID` covers everything."""
+    """SQL on Referral: its sender or receiver lay in the region when it was sent (by
+    home region, or by the sites of the referral's service; a safe house at regency level
+    only, so a district-wide coordinator or report does not learn its district). `ID`
+    covers everything."""
     if coverage == NATIONAL:
         return true()
-    sender, receiver = aliased(Organization), aliased(Organization)
-    return or_(
-        exists().where(
-            sender.id == Referral.from_organization_id,
-            regions.within(sender.region_code, coverage),
-        ),
-        exists().where(
-            receiver.id == Referral.to_organization_id,
-            regions.within(receiver.region_code, coverage),
-        ),
-        exists().where(
-            service_locations.c.service_id == Referral.to_service_id,
-            Location.id == service_locations.c.location_id,
-            # A safe house counts at regency level only, as for every outsider: a
-            # district-wide coordinator or report must not learn its district.
-            regions.within(directory.redacted_region(), coverage),
-        ),
+    return exists().where(
+        ReferralRegion.referral_id == Referral.id,
+        regions.within(ReferralRegion.region_code, coverage),
     )
 
 
