@@ -15,7 +15,7 @@ from flask import Flask
 from . import create_app, migrate
 from .config import Config, ConfigError
 from .db import db
-from .services import audit, principals
+from .services import audit, checkpoints, principals
 from .services.actors import Actor
 
 
@@ -168,13 +168,24 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
-def audit_verify() -> None:
+@click.option(
+    "--checkpoint",
+    "checkpoint_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A signed checkpoint taken earlier: the chain must still hold it.",
+)
+def audit_verify(checkpoint_file: Path | None) -> None:
     """Recompute the audit chain; exit 1 naming the first broken event."""
     app = _app(require_secret=False)
+    checkpoint = None if checkpoint_file is None else _read_checkpoint(app, checkpoint_file)
     with app.app_context(), db.unit_of_work() as session:
-        verdict = audit.verify(session)
+        if checkpoint is None:
+            verdict = audit.verify(session)
+        else:
+            verdict = checkpoints.verify(session, checkpoint=checkpoint)
     if verdict.ok:
-        click.echo(f"audit chain intact: {verdict.checked} events checked")
+        held = "" if checkpoint is None else f", holding the checkpoint at {checkpoint.size}"
+        click.echo(f"audit chain intact: {verdict.checked} events checked{held}")
         return
     click.echo(
         f"audit chain BROKEN at seq {verdict.broken_seq}: {verdict.reason} "
@@ -182,6 +193,42 @@ def audit_verify() -> None:
         err=True,
     )
     sys.exit(1)
+
+
+def _read_checkpoint(app: Flask, path: Path) -> checkpoints.Checkpoint:
+    """The checkpoint in the file, if the configured key signed it; exit otherwise."""
+    configured = app.config["REFERRAL_API"].audit_signing_key
+    if configured is None:
+        click.echo("error: set REFERRAL_API_AUDIT_SIGNING_KEY to check a checkpoint", err=True)
+        sys.exit(2)
+    key = checkpoints.load_signing_key(configured).public_key()
+    try:
+        return checkpoints.open_note(path.read_text(), key)
+    except checkpoints.CheckpointInvalid as error:
+        click.echo(f"checkpoint REFUSED: {error}", err=True)
+        sys.exit(1)
+
+
+@audit_group.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Print a signed checkpoint of the chain as it is now; keep it away from the database."""
+    app = _app(require_secret=False)
+    config = app.config["REFERRAL_API"]
+    if config.audit_signing_key is None:
+        click.echo("error: set REFERRAL_API_AUDIT_SIGNING_KEY (see `audit keygen`)", err=True)
+        sys.exit(2)
+    key = checkpoints.load_signing_key(config.audit_signing_key)
+    with app.app_context(), db.unit_of_work() as session:
+        click.echo(checkpoints.sign(checkpoints.current(session), key), nl=False)
+
+
+@audit_group.command("keygen")
+def audit_keygen() -> None:
+    """Print a new Ed25519 key for REFERRAL_API_AUDIT_SIGNING_KEY (and its public key)."""
+    seed = checkpoints.new_signing_key()
+    public = checkpoints.public_key_text(checkpoints.load_signing_key(seed).public_key())
+    click.echo(f"REFERRAL_API_AUDIT_SIGNING_KEY={seed}")
+    click.echo(f"# public key (give it to whoever keeps checkpoints): {public}", err=True)
 
 
 # -- OpenAPI ------------------------------------------------------------------------------

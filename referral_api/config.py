@@ -44,6 +44,8 @@ class Config:
     auth_failure_limit: str = DEFAULT_AUTH_FAILURE_LIMIT
     rate_limit_storage_uri: str = "memory://"
     cors_origins: tuple[str, ...] = ("*",)
+    # Signs audit checkpoints (services/checkpoints.py); kept apart from the database.
+    audit_signing_key: str | None = None
 
     @classmethod
     def from_env(
@@ -95,6 +97,7 @@ class Config:
             ),
             rate_limit_storage_uri=env.get("REFERRAL_API_RATE_LIMIT_STORAGE_URI", "").strip()
             or "memory://",
+            audit_signing_key=parse_signing_key(env.get("REFERRAL_API_AUDIT_SIGNING_KEY", "")),
             cors_origins=tuple(
                 origin.strip()
                 for origin in env.get("REFERRAL_API_CORS_ORIGINS", "*").split(",")
@@ -114,6 +117,22 @@ def parse_positive_number(name: str, raw: str) -> float | None:
     if not value > 0:
         raise ConfigError(f"{name} must be greater than 0, got {raw!r}.")
     return value
+
+
+def parse_signing_key(raw: str) -> str | None:
+    """REFERRAL_API_AUDIT_SIGNING_KEY: a file holding the key, or its base64 seed."""
+    if not raw.strip():
+        return None
+    from .services.checkpoints import load_signing_key
+
+    try:
+        load_signing_key(raw)
+    except (OSError, ValueError) as error:
+        raise ConfigError(
+            f"REFERRAL_API_AUDIT_SIGNING_KEY is not an Ed25519 key ({error}); make one with "
+            "`referral-api audit keygen`."
+        ) from None
+    return raw.strip()
 
 
 def parse_rate_limit(name: str, raw: str) -> str:

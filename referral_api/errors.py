@@ -59,6 +59,10 @@ class TooManyRequests(DomainError):
         self.retry_after_s = retry_after_s
 
 
+class NotConfigured(DomainError):
+    status, slug, title = 501, "not-configured", "Not configured"
+
+
 class ValidationFailed(DomainError):
     """Input that is well-formed but breaks a rule; `errors` maps field -> messages."""
 

@@ -247,3 +247,23 @@ def directory_entry(session: Session) -> Callable[..., dict[str, Any]]:
         return {"organization": organization, "location": location, "service": service}
 
     return make
+
+
+@pytest.fixture
+def chain_url(fresh_databases: FreshDatabases) -> str:
+    """A fresh database with a chain of 6 events (tokens created through the CLI)."""
+    url = fresh_databases.new()
+    migrate.upgrade(url)
+    from click.testing import CliRunner
+
+    from referral_api.cli import main
+
+    runner = CliRunner()
+    for n in range(6):
+        result = runner.invoke(
+            main,
+            ["tokens", "create", "--role", "admin", "--name", f"admin {n}"],
+            env={"DATABASE_URL": url},
+        )
+        assert result.exit_code == 0, result.output
+    return url

@@ -16,6 +16,7 @@ from referral_api.models import AuditEvent, AuditQueue
 from referral_api.services import audit, principals
 from referral_api.services.actors import Actor
 
+from .audit_helpers import tamper
 from .conftest import ON_POSTGRES, requires_postgres
 
 
@@ -167,40 +168,6 @@ def test_verify_endpoint_matches_service(client, session, make_caller) -> None:
 
 
 # -- tampering, on a database of its own ------------------------------------------------------
-
-DROP_TRIGGERS = {
-    "sqlite": [
-        "DROP TRIGGER audit_events_no_update",
-        "DROP TRIGGER audit_events_no_delete",
-    ],
-    "postgresql": ["ALTER TABLE audit_events DISABLE TRIGGER USER"],
-}
-
-
-@pytest.fixture
-def chain_url(fresh_databases) -> str:
-    """A fresh database with a chain of 6 events (tokens created through the CLI)."""
-    url = fresh_databases.new()
-    migrate.upgrade(url)
-    runner = CliRunner()
-    for n in range(6):
-        result = runner.invoke(
-            main,
-            ["tokens", "create", "--role", "admin", "--name", f"admin {n}"],
-            env={"DATABASE_URL": url},
-        )
-        assert result.exit_code == 0, result.output
-    return url
-
-
-def tamper(url: str, *statements: str) -> None:
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        for statement in DROP_TRIGGERS[engine.dialect.name]:
-            conn.execute(text(statement))
-        for statement in statements:
-            conn.execute(text(statement))
-    engine.dispose()
 
 
 def verify_cli(url: str):

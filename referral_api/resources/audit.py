@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from flask import Response, current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import Schema, fields
 
 from ..db import db
+from ..errors import NotConfigured
 from ..models import Role
 from ..schemas.audit import AuditVerdictSchema
 from ..schemas.oversight import AuditEventPageSchema, AuditEventQueryArgsSchema
 from ..security import current_actor
-from ..services import audit, oversight
+from ..services import audit, checkpoints, oversight
 from .common import authenticated, page_body, query_args
 
 blp = Blueprint(
@@ -38,3 +42,43 @@ class AuditVerify(MethodView):
     def get(self) -> audit.Verdict:
         """Recompute the audit chain and name the first broken event (admin)."""
         return audit.verify(db.session)
+
+
+class PublicKeySchema(Schema):
+    origin = fields.String(metadata={"description": "The signer's name in each checkpoint."})
+    public_key = fields.String(metadata={"description": "Ed25519 public key, base64."})
+    key_id = fields.String(metadata={"description": "signed-note key id, hex."})
+
+
+def _signing_key() -> Ed25519PrivateKey:
+    configured = current_app.config["REFERRAL_API"].audit_signing_key
+    if configured is None:
+        raise NotConfigured("No audit signing key is configured (REFERRAL_API_AUDIT_SIGNING_KEY).")
+    return checkpoints.load_signing_key(configured)
+
+
+@blp.route("/checkpoint")
+class AuditCheckpoint(MethodView):
+    @authenticated(blp, Role.ADMIN, Role.COORDINATOR)
+    @blp.alt_response(501, response="NOT_IMPLEMENTED")
+    @blp.response(200, content_type="text/plain")
+    def get(self) -> Response:
+        """A signed checkpoint of the chain as it is now (C2SP signed-note checkpoint).
+        Keep it away from the database: `referral-api audit verify --checkpoint` fails
+        when the chain no longer holds it."""
+        note = checkpoints.sign(checkpoints.current(db.session), _signing_key())
+        return Response(note, mimetype="text/plain")
+
+
+@blp.route("/public-key")
+class AuditPublicKey(MethodView):
+    @blp.alt_response(501, response="NOT_IMPLEMENTED")
+    @blp.response(200, PublicKeySchema)
+    def get(self) -> dict[str, str]:
+        """The public key that verifies audit checkpoints."""
+        key = _signing_key().public_key()
+        return {
+            "origin": checkpoints.ORIGIN,
+            "public_key": checkpoints.public_key_text(key),
+            "key_id": checkpoints.key_id(key).hex(),
+        }

@@ -1,0 +1,136 @@
+"""Signed checkpoints: a chain rewritten by someone with the database no longer verifies
+against a checkpoint taken before, on either database."""
+
+import base64
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select, text
+
+from referral_api.cli import main
+from referral_api.db import make_engine
+from referral_api.models import AuditEvent
+from referral_api.models.audit import GENESIS_HASH, event_hash
+from referral_api.services import checkpoints
+
+from .audit_helpers import tamper
+
+
+@pytest.fixture
+def signing_key() -> str:
+    return checkpoints.new_signing_key()
+
+
+def cli(url: str, key: str, *args: str):
+    env = {"DATABASE_URL": url, "REFERRAL_API_AUDIT_SIGNING_KEY": key}
+    return CliRunner().invoke(main, ["audit", *args], env=env)
+
+
+def take_checkpoint(url: str, key: str, tmp_path) -> str:
+    result = cli(url, key, "checkpoint")
+    assert result.exit_code == 0, result.output
+    path = tmp_path / "checkpoint.txt"
+    path.write_text(result.output)
+    return str(path)
+
+
+def test_a_checkpoint_is_a_signed_note_that_verifies(chain_url, signing_key, tmp_path) -> None:
+    path = take_checkpoint(chain_url, signing_key, tmp_path)
+    lines = Path(path).read_text().split("\n")
+    assert lines[0] == "referral-api/audit" and lines[1] == "6"
+    assert lines[5].startswith("\u2014 referral-api/audit ")
+    # More events after the checkpoint: the chain still holds it.
+    CliRunner().invoke(
+        main,
+        ["tokens", "create", "--role", "admin", "--name", "later"],
+        env={"DATABASE_URL": chain_url},
+    )
+    result = cli(chain_url, signing_key, "verify", "--checkpoint", path)
+    assert result.exit_code == 0, result.output
+    assert "7 events checked, holding the checkpoint at 6" in result.output
+
+
+def test_tail_truncation_with_a_rewritten_head_is_caught(chain_url, signing_key, tmp_path) -> None:
+    path = take_checkpoint(chain_url, signing_key, tmp_path)
+    tamper(
+        chain_url,
+        "DELETE FROM audit_events WHERE seq > 4",
+        "UPDATE audit_head SET last_seq = 4, "
+        "last_hash = (SELECT hash FROM audit_events WHERE seq = 4)",
+    )
+    assert cli(chain_url, signing_key, "verify").exit_code == 0  # plain verify is fooled
+    result = cli(chain_url, signing_key, "verify", "--checkpoint", path)
+    assert result.exit_code == 1
+    assert "fewer than the checkpoint's 6" in result.output
+
+
+def test_a_forged_event_with_every_hash_recomputed_is_caught(
+    chain_url,
+    signing_key,
+    tmp_path,
+) -> None:
+    path = take_checkpoint(chain_url, signing_key, tmp_path)
+    tamper(chain_url, "UPDATE audit_events SET action = 'token.revoke' WHERE seq = 2")
+    # Recompute the whole chain, and the head, as an insider with the database could.
+    engine = make_engine(chain_url)
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("ALTER TABLE audit_events DISABLE TRIGGER USER"))
+        rows = conn.execute(select(AuditEvent.__table__).order_by(AuditEvent.seq)).all()
+        previous = GENESIS_HASH
+        for row in rows:
+            digest = event_hash(
+                prev_hash=previous,
+                seq=row.seq,
+                occurred_at=row.occurred_at,
+                actor_principal_id=row.actor_principal_id,
+                actor_organization_id=row.actor_organization_id,
+                action=row.action,
+                entity_type=row.entity_type,
+                entity_id=row.entity_id,
+                summary=row.summary,
+            )
+            conn.execute(
+                text("UPDATE audit_events SET prev_hash = :p, hash = :h WHERE seq = :s"),
+                {"p": previous, "h": digest, "s": row.seq},
+            )
+            previous = digest
+        conn.execute(text("UPDATE audit_head SET last_hash = :h"), {"h": previous})
+    engine.dispose()
+    assert cli(chain_url, signing_key, "verify").exit_code == 0  # plain verify is fooled
+    result = cli(chain_url, signing_key, "verify", "--checkpoint", path)
+    assert result.exit_code == 1
+    assert "BROKEN at seq 6" in result.output and "rewritten" in result.output
+
+
+def test_a_checkpoint_with_a_bad_signature_is_refused(chain_url, signing_key, tmp_path) -> None:
+    path = take_checkpoint(chain_url, signing_key, tmp_path)
+    note = Path(path).read_text()
+    Path(path).write_text(note.replace("\n6\n", "\n5\n", 1))  # claim a shorter chain
+    result = cli(chain_url, signing_key, "verify", "--checkpoint", path)
+    assert result.exit_code == 1 and "does not verify" in result.output
+    other_key = checkpoints.new_signing_key()
+    Path(path).write_text(note)
+    result = cli(chain_url, other_key, "verify", "--checkpoint", path)
+    assert result.exit_code == 1 and "no signature by this" in result.output
+
+
+def test_the_api_serves_checkpoints_and_the_public_key(
+    app, client, make_caller, signing_key
+) -> None:
+    config = app.config["REFERRAL_API"]
+    assert client.get("/api/v1/audit/public-key").status_code == 501  # none configured
+    app.config["REFERRAL_API"] = type(config)(
+        **{**config.__dict__, "audit_signing_key": signing_key}
+    )
+    public = client.get("/api/v1/audit/public-key").json
+    key = checkpoints.load_signing_key(signing_key).public_key()
+    assert public["public_key"] == checkpoints.public_key_text(key)
+    assert base64.b64decode(public["public_key"])
+    coordinator = make_caller("coordinator", coverage_code="53")
+    assert client.get("/api/v1/audit/checkpoint").status_code == 401
+    response = client.get("/api/v1/audit/checkpoint", headers=coordinator.headers)
+    assert response.status_code == 200 and response.mimetype == "text/plain"
+    checkpoint = checkpoints.open_note(response.get_data(as_text=True), key)
+    assert checkpoint.size >= 1
