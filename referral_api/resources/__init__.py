@@ -65,6 +65,7 @@ def register_resources(app: Flask) -> None:
     from . import (
         audit,
         cases,
+        events,
         locations,
         me,
         ops,
@@ -74,6 +75,7 @@ def register_resources(app: Flask) -> None:
         reports,
         services,
         tokens,
+        webhooks,
     )
 
     for module in (
@@ -88,6 +90,8 @@ def register_resources(app: Flask) -> None:
         cases,
         reports,
         audit,
+        events,
+        webhooks,
     ):
         api.register_blueprint(module.blp)
     app.register_blueprint(

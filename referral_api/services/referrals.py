@@ -53,7 +53,7 @@ from ..models import (
 )
 from ..models.base import utcnow
 from ..vocabularies import CHILD_CONSENT_BASES, NATIONAL, START_DEADLINE_TYPES
-from . import audit, crypto, directory, regions
+from . import audit, crypto, directory, events, regions
 from .actors import Actor
 from .pagination import Page, paginate
 
@@ -423,6 +423,7 @@ def create_referral(
             "risk_level": referral.risk_level,
         },
     )
+    events.referral_created(session, referral=referral)  # partner events (issue 12)
     return referral
 
 
@@ -603,6 +604,12 @@ def transition(
             "version": updated.version,
         },
     )
+    # partner events (issue 12)
+    events.referral_status_changed(
+        session, referral=updated, from_status=updated.previous_status, reason=reason
+    )
+    if status == "accepted" and updated.kind == "transfer":
+        events.case_owner_changed(session, referral=updated)
     return updated
 
 
