@@ -94,6 +94,8 @@ class Progress:
     attempted: int = 0
     delivered: int = 0
     overdue: int = 0
+    # A subscription had a full batch claimed: more is waiting, start the next round now.
+    backlog: bool = False
 
     @property
     def busy(self) -> bool:
@@ -118,17 +120,20 @@ class Worker:
         return run_once(self, check_deadlines=check_deadlines)
 
     def run(self, stop: threading.Event | None = None, *, poll_s: float = 0.1) -> None:
-        """Loop until `stop` is set; idle rounds sleep `poll_s`."""
+        """Loop until `stop` is set, starting a round every `poll_s` (at once while a
+        backlog remains). Rounds rather than one per event: each round's transactions
+        cost the same for one delivery or twenty, and SQLite has a single write lock."""
         stop = stop or threading.Event()
         while not stop.is_set():
+            started = time.monotonic()
             try:
                 progress = self.run_once()
             except Exception:
                 log.exception("webhook worker round failed; retrying")
                 stop.wait(1.0)
                 continue
-            if not progress.busy:
-                stop.wait(poll_s)
+            if not progress.backlog:
+                stop.wait(max(0.0, poll_s - (time.monotonic() - started)))
         self.close()
 
     def close(self) -> None:
@@ -159,11 +164,18 @@ def run_once(worker: Worker, *, check_deadlines: bool | None = None) -> Progress
         check_deadlines = now_mono - worker._last_deadline_scan >= settings.deadline_scan_every_s
     if check_deadlines:
         worker._last_deadline_scan = now_mono
-        with transaction(worker.sessions) as session:
-            progress.overdue = events.emit_overdue(session)
+        with worker.sessions() as session:
+            missed = events.overdue_pending(session)
+        if missed:
+            with transaction(worker.sessions) as session:
+                progress.overdue = events.emit_overdue(session)
+    with worker.sessions() as session:
+        behind, due = webhooks.pending_work(session)
+    if not (behind or due):
+        return progress
     with transaction(worker.sessions) as session:
-        progress.numbered = webhooks.fan_out(session)
-    with transaction(worker.sessions) as session:
+        if behind:
+            progress.numbered = webhooks.fan_out(session)
         claims = webhooks.claim(
             session,
             secret_key=settings.secret_key,
@@ -175,6 +187,7 @@ def run_once(worker: Worker, *, check_deadlines: bool | None = None) -> Progress
     groups: dict[uuid.UUID, list[webhooks.Claim]] = {}
     for claimed in claims:
         groups.setdefault(claimed.subscription_id, []).append(claimed)
+    progress.backlog = any(len(group) >= settings.batch for group in groups.values())
     client = worker._http()
 
     def send(group: list[webhooks.Claim]) -> list[webhooks.Outcome]:

@@ -353,35 +353,46 @@ def feed(
 DEADLINES = ("acknowledge", "start")
 
 
+def _missed(deadline: str, now: datetime) -> tuple[ColumnElement[bool], Any]:
+    """SQL: the referral missed this deadline (and has no notice of it yet); its due time."""
+    from .referrals import TERMINAL
+
+    if deadline == "acknowledge":
+        missed = and_(Referral.acknowledged_at.is_(None), Referral.ack_due_at < now)
+        due = Referral.ack_due_at
+    else:
+        missed = and_(
+            Referral.start_due_at.is_not(None),
+            Referral.started_at.is_(None),
+            Referral.start_due_at < now,
+        )
+        due = Referral.start_due_at
+    noticed = exists().where(
+        OverdueNotice.referral_id == Referral.id, OverdueNotice.deadline == deadline
+    )
+    return and_(Referral.status.not_in(TERMINAL), missed, ~noticed), due
+
+
+def overdue_pending(session: Session, *, now: datetime | None = None) -> bool:
+    """Whether a deadline was missed that has no `referral.overdue` yet (a read only)."""
+    now = now or utcnow()
+    return any(
+        session.scalar(select(exists().where(_missed(deadline, now)[0]))) for deadline in DEADLINES
+    )
+
+
 def emit_overdue(session: Session, *, now: datetime | None = None, batch: int = 500) -> int:
     """Emit `referral.overdue` once for each deadline missed so far; return how many.
 
     The notice row (referral, deadline) is the once-only guarantee: it is written in the
     event's transaction, and its primary key refuses a second one.
     """
-    from .referrals import TERMINAL
-
     now = now or utcnow()
     emitted = 0
     for deadline in DEADLINES:
-        if deadline == "acknowledge":
-            missed = and_(Referral.acknowledged_at.is_(None), Referral.ack_due_at < now)
-            due = Referral.ack_due_at
-        else:
-            missed = and_(
-                Referral.start_due_at.is_not(None),
-                Referral.started_at.is_(None),
-                Referral.start_due_at < now,
-            )
-            due = Referral.start_due_at
-        noticed = exists().where(
-            OverdueNotice.referral_id == Referral.id, OverdueNotice.deadline == deadline
-        )
+        missed, due = _missed(deadline, now)
         rows = session.execute(
-            select(Referral, due.label("due_at"))
-            .where(Referral.status.not_in(TERMINAL), missed, ~noticed)
-            .order_by(due)
-            .limit(batch)
+            select(Referral, due.label("due_at")).where(missed).order_by(due).limit(batch)
         ).all()
         for referral, due_at in rows:
             event_id = emit(

@@ -469,6 +469,27 @@ def fan_out(session: Session, *, now: datetime | None = None, batch: int = 1000)
     return created
 
 
+def pending_work(session: Session, *, now: datetime | None = None) -> tuple[bool, bool]:
+    """Whether a subscription has events to number, and whether a delivery is due: two
+    cheap reads, so an idle worker never takes a write lock (SQLite has only one)."""
+    now = now or utcnow()
+    top = select(func.max(Event.position)).scalar_subquery()
+    live = and_(WebhookSubscription.status == "active", WebhookSubscription.deleted_at.is_(None))
+    behind = session.scalar(select(exists().where(live, WebhookSubscription.last_position < top)))
+    due = session.scalar(
+        select(
+            exists().where(
+                WebhookDelivery.subscription_id == WebhookSubscription.id,
+                live,
+                WebhookDelivery.status == "pending",
+                WebhookDelivery.next_attempt_at <= now,
+                or_(WebhookDelivery.locked_until.is_(None), WebhookDelivery.locked_until <= now),
+            )
+        )
+    )
+    return bool(behind), bool(due)
+
+
 def _owner_gone(session: Session, subscription: WebhookSubscription, now: datetime) -> bool:
     """A principal-owned subscription stops when its owner's token is revoked or expired."""
     if subscription.owner_principal_id is None:
