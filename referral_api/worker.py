@@ -207,15 +207,21 @@ def run_once(worker: Worker, *, check_deadlines: bool | None = None) -> Progress
         results = [send(batches[0])]
     else:
         results = list(worker._executor().map(send, batches))
+    attempted = [
+        pair
+        for group, outcomes in zip(batches, results, strict=True)
+        for pair in zip(group, outcomes, strict=False)
+    ]
+    unattempted = [
+        claimed
+        for group, outcomes in zip(batches, results, strict=True)
+        for claimed in group[len(outcomes) :]
+    ]
     with transaction(worker.sessions) as session:
-        for group, outcomes in zip(batches, results, strict=True):
-            for claimed, outcome in zip(group, outcomes, strict=False):
-                webhooks.record(
-                    session, claim=claimed, outcome=outcome, schedule=settings.retry_schedule
-                )
-            webhooks.release(session, claims=group[len(outcomes) :])
-            progress.attempted += len(outcomes)
-            progress.delivered += sum(1 for o in outcomes if o.ok)
+        webhooks.record(session, results=attempted, schedule=settings.retry_schedule)
+        webhooks.release(session, claims=unattempted)
+    progress.attempted = len(attempted)
+    progress.delivered = sum(1 for _, outcome in attempted if outcome.ok)
     return progress
 
 

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -28,7 +29,7 @@ from referral_api.services import principals, seeding
 from referral_api.services.actors import Actor
 from referral_api.worker import Worker, WorkerSettings
 
-from .conftest import config_for
+from .conftest import config_for, requires_postgres
 from .referral_helpers import move, referral_body, send
 from .webhook_receiver import Receiver
 
@@ -239,17 +240,50 @@ def test_a_receiver_down_for_many_events_gets_every_number_when_back(network) ->
     receiver = Receiver(respond=lambda item: 200 if state["up"] else 503).start()
     try:
         sub = network.subscribe("receiver_org_admin", receiver.url)
-        for _ in range(8):
-            referral_scenario(network)  # 40 events
         worker = network.worker()
-        drain(worker, lambda: len(receiver.received) >= 5)  # retried while down
+        for n in range(40):
+            referral_scenario(network)  # 200 events
+            if n % 10 == 0:
+                worker.run_once()  # retried while down
+        drain(worker, lambda: len(receiver.received) >= 5)
         assert receiver.answered == []
         state["up"] = True
-        drain(worker, lambda: len(receiver.answered) >= 40, timeout=60)
+        drain(worker, lambda: len(receiver.answered) >= 200, timeout=90)
         numbers = [i.verified(sub["secret"])["number"] for i in receiver.answered]
-        assert numbers == list(range(1, 41))
+        assert numbers == list(range(1, 201))
     finally:
         receiver.stop()
+
+
+@requires_postgres
+def test_two_workers_deliver_each_subscription_in_order_without_gaps(network) -> None:
+    """Several workers on PostgreSQL: subscriptions are taken FOR UPDATE SKIP LOCKED and
+    a delivery in flight is leased, so each subscription still gets 1, 2, 3 … in order."""
+    receivers = {side: Receiver().start() for side in ("sender", "receiver")}
+    stop = threading.Event()
+    threads: list[threading.Thread] = []
+    try:
+        subs = {
+            side: network.subscribe(f"{side}_org_admin", r.url) for side, r in receivers.items()
+        }
+        workers = [network.worker(), network.worker()]
+        threads = [
+            threading.Thread(target=w.run, args=(stop,), kwargs={"poll_s": 0.02}) for w in workers
+        ]
+        for thread in threads:
+            thread.start()
+        for _ in range(10):
+            referral_scenario(network)  # 50 events for each side
+        for side, receiver in receivers.items():
+            assert receiver.wait_for(lambda r: len(r.answered) >= 50, timeout=60), side
+            got = [i.verified(subs[side]["secret"])["number"] for i in receiver.answered]
+            assert got == list(range(1, 51)), side
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+        for receiver in receivers.values():
+            receiver.stop()
 
 
 def test_after_the_last_retry_the_subscription_is_disabled_and_redeliver_recovers(

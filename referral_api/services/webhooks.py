@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..errors import Forbidden, NotFound, ValidationFailed
@@ -395,6 +395,9 @@ def redeliver(
 
 # -- the worker's side: fan-out, claims and results ---------------------------------------
 
+_DELIVERIES = WebhookDelivery.__table__
+_ATTEMPTS = WebhookAttempt.__table__
+
 
 def audience_of(subscription: Any) -> Actor:
     """Whose visibility the subscription has."""
@@ -571,15 +574,11 @@ def claim(
         )
     ).all()
     claims = []
+    leases = []
+    connection = session.connection()
     for subscription in subscriptions:
-        heads = session.scalars(
-            select(WebhookDelivery)
-            .where(
-                WebhookDelivery.subscription_id == subscription.id,
-                WebhookDelivery.status == "pending",
-            )
-            .order_by(WebhookDelivery.number)
-            .limit(per_subscription)
+        heads = connection.execute(
+            _HEADS, {"subscription": subscription.id, "per_subscription": per_subscription}
         ).all()
         taken = []
         for head in heads:
@@ -589,33 +588,67 @@ def claim(
             taken.append(head)
         if not taken:
             continue
-        found = {
-            e.id: e
-            for e in session.scalars(select(Event).where(Event.id.in_([d.event_id for d in taken])))
-        }
         lease = uuid.uuid4()
         signing = signing_secrets(secret_key, subscription, now)
-        for head in taken:
-            event = found[head.event_id]
-            head.lease = lease
-            head.locked_until = now + timedelta(seconds=lease_s)
-            claims.append(
-                Claim(
-                    subscription_id=subscription.id,
-                    number=head.number,
-                    lease=lease,
-                    url=subscription.url,
-                    event_id=event.id,
-                    type=event.type,
-                    occurred_at=event.occurred_at,
-                    data=dict(event.data),
-                    cursor=str(event.position),
-                    secrets=signing,
-                    attempts=head.attempts,
-                )
+        leases.append(
+            {
+                "subscription": subscription.id,
+                "first": taken[0].number,
+                "last": taken[-1].number,
+                "lease_given": lease,
+                "until": now + timedelta(seconds=lease_s),
+            }
+        )
+        claims += [
+            Claim(
+                subscription_id=subscription.id,
+                number=head.number,
+                lease=lease,
+                url=subscription.url,
+                event_id=head.event_id,
+                type=head.type,
+                occurred_at=head.occurred_at,
+                data=dict(head.data),
+                cursor=str(head.position),
+                secrets=signing,
+                attempts=head.attempts,
             )
-    session.flush()
+            for head in taken
+        ]
+    if leases:
+        connection.execute(_LEASE, leases)
     return claims
+
+
+_EVENTS = Event.__table__
+_HEADS = (
+    select(
+        _DELIVERIES.c.number,
+        _DELIVERIES.c.next_attempt_at,
+        _DELIVERIES.c.attempts,
+        _DELIVERIES.c.event_id,
+        _EVENTS.c.type,
+        _EVENTS.c.occurred_at,
+        _EVENTS.c.data,
+        _EVENTS.c.position,
+    )
+    .join(_EVENTS, _EVENTS.c.id == _DELIVERIES.c.event_id)
+    .where(
+        _DELIVERIES.c.subscription_id == bindparam("subscription"),
+        _DELIVERIES.c.status == "pending",
+    )
+    .order_by(_DELIVERIES.c.number)
+    .limit(bindparam("per_subscription"))
+)
+_LEASE = (
+    update(_DELIVERIES)
+    .where(
+        _DELIVERIES.c.subscription_id == bindparam("subscription"),
+        _DELIVERIES.c.number.between(bindparam("first"), bindparam("last")),
+        _DELIVERIES.c.status == "pending",
+    )
+    .values(lease=bindparam("lease_given"), locked_until=bindparam("until"))
+)
 
 
 def release(session: Session, *, claims: Sequence[Claim]) -> None:
@@ -648,59 +681,110 @@ class Outcome:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-def record(session: Session, *, claim: Claim, outcome: Outcome, schedule: Sequence[float]) -> None:
-    """Write an attempt's result: delivered, retry later, or give up and disable."""
-    now = utcnow()
-    delivery = session.get(WebhookDelivery, (claim.subscription_id, claim.number))
-    subscription = session.get(WebhookSubscription, claim.subscription_id)
-    assert delivery is not None and subscription is not None
-    mine = delivery.lease == claim.lease and delivery.status == "pending"
-    next_retry = None
-    if mine:
-        delivery.attempts += 1
-        delivery.locked_until = None
-        delivery.lease = None
-        if outcome.ok:
-            delivery.status = "delivered"
-            delivery.delivered_at = now
-            delivery.next_attempt_at = None
-        elif outcome.status_code == 410:
-            delivery.status = "failed"
-            delivery.next_attempt_at = None
-            disable(
-                session,
-                subscription=subscription,
-                reason=f"the endpoint answered 410 Gone to delivery {claim.number}",
-            )
-        elif delivery.attempts > len(schedule):
-            delivery.status = "failed"
-            delivery.next_attempt_at = None
-            disable(
-                session,
-                subscription=subscription,
-                reason=(
-                    f"delivery {claim.number} failed {delivery.attempts} times; last: "
-                    f"{describe(outcome)}"
-                ),
-            )
-        else:
-            wait = schedule[delivery.attempts - 1]
-            if outcome.retry_after_s is not None:
-                wait = max(wait, min(outcome.retry_after_s, MAX_RETRY_AFTER_S))
-            next_retry = now + timedelta(seconds=wait)
-            delivery.next_attempt_at = next_retry
-    session.add(
-        WebhookAttempt(
-            subscription_id=claim.subscription_id,
-            number=claim.number,
-            attempted_at=outcome.attempted_at,
-            status_code=outcome.status_code,
-            error=outcome.error,
-            duration_ms=round(outcome.duration_ms, 1),
-            next_retry_at=next_retry,
-        )
+# A subscription's leased deliveries up to the last one that succeeded (they are sent in
+# order and the batch stops at the first failure, so the successes are a prefix).
+_DELIVERED = (
+    update(_DELIVERIES)
+    .where(
+        _DELIVERIES.c.subscription_id == bindparam("subscription"),
+        _DELIVERIES.c.lease == bindparam("lease_held"),
+        _DELIVERIES.c.number <= bindparam("last_ok"),
+        _DELIVERIES.c.status == "pending",
     )
+    .values(
+        status="delivered",
+        delivered_at=bindparam("now"),
+        attempts=_DELIVERIES.c.attempts + 1,
+        next_attempt_at=None,
+        locked_until=None,
+        lease=None,
+    )
+)
+_LOG_ATTEMPT = insert(_ATTEMPTS)
+
+
+def record(
+    session: Session,
+    *,
+    results: Sequence[tuple[Claim, Outcome]],
+    schedule: Sequence[float],
+) -> None:
+    """Write the results of a round's attempts (per subscription in number order, only
+    its last one possibly failed): the successes by one statement per subscription, a
+    failure as a retry later or, after the last retry or a 410, the end of the
+    subscription. Every attempt is logged."""
+    if not results:
+        return
+    now = utcnow()
+    last_ok: dict[tuple[uuid.UUID, uuid.UUID], int] = {}
+    for claimed, outcome in results:
+        if outcome.ok:
+            key = (claimed.subscription_id, claimed.lease)
+            last_ok[key] = max(last_ok.get(key, 0), claimed.number)
+    connection = session.connection()
+    if last_ok:
+        connection.execute(
+            _DELIVERED,
+            [
+                {"subscription": sub, "lease_held": lease, "last_ok": number, "now": now}
+                for (sub, lease), number in last_ok.items()
+            ],
+        )
+    next_retry: dict[tuple[uuid.UUID, int], datetime | None] = {}
+    for claimed, outcome in results:
+        if not outcome.ok:
+            next_retry[(claimed.subscription_id, claimed.number)] = _record_failure(
+                session, claimed, outcome, schedule, now
+            )
+    connection.execute(
+        _LOG_ATTEMPT,
+        [
+            {
+                "subscription_id": claimed.subscription_id,
+                "number": claimed.number,
+                "attempted_at": outcome.attempted_at,
+                "status_code": outcome.status_code,
+                "error": outcome.error,
+                "duration_ms": round(outcome.duration_ms, 1),
+                "next_retry_at": next_retry.get((claimed.subscription_id, claimed.number)),
+                "details": None,
+            }
+            for claimed, outcome in results
+        ],
+    )
+
+
+def _record_failure(
+    session: Session, claimed: Claim, outcome: Outcome, schedule: Sequence[float], now: datetime
+) -> datetime | None:
+    """A failed attempt: when to retry (None: no retry, the subscription is disabled)."""
+    delivery = session.get(WebhookDelivery, (claimed.subscription_id, claimed.number))
+    assert delivery is not None
+    if delivery.lease != claimed.lease or delivery.status != "pending":
+        return None  # the lease ran out and another worker took it over
+    delivery.attempts += 1
+    delivery.locked_until = None
+    delivery.lease = None
+    reason = None
+    if outcome.status_code == 410:
+        reason = f"the endpoint answered 410 Gone to delivery {claimed.number}"
+    elif delivery.attempts > len(schedule):
+        reason = (
+            f"delivery {claimed.number} failed {delivery.attempts} times; last: {describe(outcome)}"
+        )
+    if reason is not None:
+        delivery.status = "failed"
+        delivery.next_attempt_at = None
+        subscription = session.get(WebhookSubscription, claimed.subscription_id)
+        assert subscription is not None
+        disable(session, subscription=subscription, reason=reason)
+        return None
+    wait = schedule[delivery.attempts - 1]
+    if outcome.retry_after_s is not None:
+        wait = max(wait, min(outcome.retry_after_s, MAX_RETRY_AFTER_S))
+    delivery.next_attempt_at = now + timedelta(seconds=wait)
     session.flush()
+    return delivery.next_attempt_at
 
 
 MAX_RETRY_AFTER_S = 24 * 3600.0
