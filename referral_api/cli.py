@@ -276,6 +276,55 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     Server().run()
 
 
+# -- webhooks -----------------------------------------------------------------------------
+@main.command("worker")
+@click.option(
+    "--poll",
+    "poll_s",
+    default=0.1,
+    show_default=True,
+    type=float,
+    help="Seconds an idle worker waits before looking for work again.",
+)
+@click.option("--once", is_flag=True, help="Do one round, then exit.")
+def worker_command(poll_s: float, once: bool) -> None:
+    """Deliver webhooks and emit overdue events until stopped (SIGINT/SIGTERM)."""
+    import signal
+    import threading
+
+    from .db import make_engine
+    from .worker import Worker, WorkerSettings
+
+    config = _load_config(require_secret=True)
+    engine = make_engine(config.database_url)
+    worker = Worker.for_engine(engine, WorkerSettings.from_config(config))
+    if once:
+        progress = worker.run_once(check_deadlines=True)
+        worker.close()
+        click.echo(
+            f"numbered {progress.numbered}, attempted {progress.attempted}, "
+            f"delivered {progress.delivered}, overdue events {progress.overdue}"
+        )
+        return
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    click.echo(f"webhook worker on {engine.url.render_as_string(hide_password=True)}")
+    worker.run(stop, poll_s=poll_s)
+    engine.dispose()
+
+
+def _start_demo_worker(config: Config) -> None:
+    """The demo's webhook worker, in a daemon thread beside the server."""
+    import threading
+
+    from .db import make_engine
+    from .worker import Worker, WorkerSettings
+
+    worker = Worker.for_engine(make_engine(config.database_url), WorkerSettings.from_config(config))
+    threading.Thread(target=worker.run, name="webhook-worker", daemon=True).start()
+
+
 @main.command("demo")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
@@ -285,6 +334,8 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     from .services import seeding
 
     env = dict(os.environ)
+    # The demo's receivers run on this machine (tests and demo only, DESIGN.md).
+    env.setdefault("REFERRAL_API_WEBHOOK_ALLOW_PRIVATE", "true")
     if not env.get("DATABASE_URL", "").strip():
         env["DATABASE_URL"] = f"sqlite:///{Path.cwd() / 'instance' / 'demo.sqlite3'}"
     try:
@@ -304,6 +355,8 @@ def demo(host: str, port: int, no_serve: bool) -> None:
         click.echo(f"{role:<12} {who:<60} {token}")
     if no_serve:
         return
+    _start_demo_worker(config)
+    click.echo("webhook worker running in the background (webhooks to local URLs allowed)")
     click.echo(f"serving on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
     app.run(host=host, port=port, threaded=True, use_reloader=False)
 

@@ -18,6 +18,10 @@ DEFAULT_AUTH_FAILURE_LIMIT = "20/minute"
 # Long enough for `audit verify` over a million events through the API (about 20 s).
 DEFAULT_DB_STATEMENT_TIMEOUT_MS = 30_000
 MAX_BODY_BYTES = 1024 * 1024
+# Standard Webhooks' schedule: seconds to wait before each retry after the first attempt.
+DEFAULT_WEBHOOK_RETRY_SCHEDULE = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
+DEFAULT_WEBHOOK_TIMEOUT = 10.0
+DEFAULT_WEBHOOK_ROTATION_HOURS = 24.0
 # Used only by `referral-api demo` and the test-suite; never in production.
 DEMO_SECRET_KEY = "demo-only-secret-key-not-for-production-use"  # noqa: S105
 
@@ -46,6 +50,11 @@ class Config:
     cors_origins: tuple[str, ...] = ("*",)
     # Signs audit checkpoints (services/checkpoints.py); kept apart from the database.
     audit_signing_key: str | None = None
+    # Partner webhooks (DESIGN.md "Partner events").
+    webhook_allow_private: bool = False
+    webhook_timeout: float = DEFAULT_WEBHOOK_TIMEOUT
+    webhook_retry_schedule: tuple[float, ...] = DEFAULT_WEBHOOK_RETRY_SCHEDULE
+    webhook_rotation_hours: float = DEFAULT_WEBHOOK_ROTATION_HOURS
 
     @classmethod
     def from_env(
@@ -103,6 +112,22 @@ class Config:
                 for origin in env.get("REFERRAL_API_CORS_ORIGINS", "*").split(",")
                 if origin.strip()
             ),
+            webhook_allow_private=parse_flag(
+                "REFERRAL_API_WEBHOOK_ALLOW_PRIVATE",
+                env.get("REFERRAL_API_WEBHOOK_ALLOW_PRIVATE", ""),
+            ),
+            webhook_timeout=parse_positive_number(
+                "REFERRAL_API_WEBHOOK_TIMEOUT", env.get("REFERRAL_API_WEBHOOK_TIMEOUT", "")
+            )
+            or DEFAULT_WEBHOOK_TIMEOUT,
+            webhook_retry_schedule=parse_retry_schedule(
+                env.get("REFERRAL_API_WEBHOOK_RETRY_SCHEDULE", "")
+            ),
+            webhook_rotation_hours=parse_positive_number(
+                "REFERRAL_API_WEBHOOK_ROTATION_HOURS",
+                env.get("REFERRAL_API_WEBHOOK_ROTATION_HOURS", ""),
+            )
+            or DEFAULT_WEBHOOK_ROTATION_HOURS,
         )
 
 
@@ -172,3 +197,35 @@ def parse_ack_hours(raw: str) -> dict[str, float]:
             raise ConfigError(f"REFERRAL_API_ACK_HOURS: {level} has no value.")
         hours[level] = parsed
     return hours
+
+
+def parse_flag(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name} must be true or false, got {raw!r}.")
+
+
+def parse_retry_schedule(raw: str) -> tuple[float, ...]:
+    """Comma-separated seconds between attempts, e.g. `5,300,1800` (empty: the default).
+
+    A suffix s, m or h is accepted (`5s,5m,30m,2h`)."""
+    if not raw.strip():
+        return DEFAULT_WEBHOOK_RETRY_SCHEDULE
+    units = {"s": 1.0, "m": 60.0, "h": 3600.0}
+    delays = []
+    for part in (p.strip() for p in raw.split(",")):
+        unit = units.get(part[-1:].lower()) if part else None
+        number = part[:-1] if unit is not None else part
+        try:
+            value = float(number) * (unit or 1.0)
+        except ValueError:
+            raise ConfigError(
+                f"REFERRAL_API_WEBHOOK_RETRY_SCHEDULE: {part!r} is not a number of seconds."
+            ) from None
+        if not value >= 0:
+            raise ConfigError(f"REFERRAL_API_WEBHOOK_RETRY_SCHEDULE: {part!r} is negative.")
+        delays.append(value)
+    return tuple(delays)

@@ -15,6 +15,7 @@ NOT_DIRECTORY = (
     "/api/v1/referrals",
     "/api/v1/cases",
     "/api/v1/reports",
+    "/api/v1/webhooks",
 )
 
 

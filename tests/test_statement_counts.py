@@ -163,8 +163,9 @@ def test_referral_create_with_a_new_case(client, statements, parties) -> None:
     sender, _receiver, to_organization_id = parties
     response = statements.during(lambda: send(client, sender, referral_body(to_organization_id)))
     assert response.status_code == 201, response.json
-    # The referral's regions are recorded in one INSERT ... SELECT (ReferralRegion).
-    statements.check({"sqlite": 8, "postgresql": 8})
+    # The referral's regions are recorded in one INSERT ... SELECT (ReferralRegion), and
+    # its partner event in one INSERT (the outbox).
+    statements.check({"sqlite": 9, "postgresql": 9})
 
 
 def test_referral_create_on_an_existing_case(client, statements, parties) -> None:
@@ -175,7 +176,7 @@ def test_referral_create_on_an_existing_case(client, statements, parties) -> Non
     response = statements.during(lambda: send(client, sender, body))
     assert response.status_code == 201, response.json
     assert response.json["case_id"] == first.json["case_id"]
-    statements.check({"sqlite": 8, "postgresql": 8})
+    statements.check({"sqlite": 9, "postgresql": 9})
 
 
 def test_one_transition(client, statements, parties) -> None:
@@ -187,4 +188,5 @@ def test_one_transition(client, statements, parties) -> None:
     )
     assert response.status_code == 200, response.json
     assert response.json["status"] == "accepted" and response.json["version"] == 2
-    statements.check({"sqlite": 4, "postgresql": 4})
+    # The UPDATE ... RETURNING, the status event, the audit event, the partner event.
+    statements.check({"sqlite": 5, "postgresql": 5})

@@ -2,6 +2,7 @@
 
 from .audit import GENESIS_HASH, AuditEvent, AuditHead, AuditQueue
 from .base import Base
+from .events import Event, EventHead, OverdueNotice
 from .organization import (
     Location,
     Organization,
@@ -14,6 +15,7 @@ from .principal import Principal, Role
 from .referral import Case, IdempotencyKey, Referral, ReferralEvent, ReferralRegion
 from .region import OrganizationType, Region, ServiceType
 from .search import SearchEntry
+from .webhooks import WebhookAttempt, WebhookDelivery, WebhookSubscription
 
 __all__ = [
     "GENESIS_HASH",
@@ -22,10 +24,13 @@ __all__ = [
     "AuditQueue",
     "Base",
     "Case",
+    "Event",
+    "EventHead",
     "IdempotencyKey",
     "Location",
     "Organization",
     "OrganizationType",
+    "OverdueNotice",
     "Principal",
     "Referral",
     "ReferralEvent",
@@ -37,5 +42,8 @@ __all__ = [
     "ServiceCoverage",
     "ServiceType",
     "ServiceTypeAssignment",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookSubscription",
     "service_locations",
 ]

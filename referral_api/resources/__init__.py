@@ -104,6 +104,7 @@ def register_resources(app: Flask, *, cors_origins: tuple[str, ...] = ("*",)) ->
     from . import (
         audit,
         cases,
+        events,
         locations,
         me,
         ops,
@@ -113,6 +114,7 @@ def register_resources(app: Flask, *, cors_origins: tuple[str, ...] = ("*",)) ->
         reports,
         services,
         tokens,
+        webhooks,
     )
 
     for module in (
@@ -127,6 +129,8 @@ def register_resources(app: Flask, *, cors_origins: tuple[str, ...] = ("*",)) ->
         cases,
         reports,
         audit,
+        events,
+        webhooks,
     ):
         api.register_blueprint(module.blp)
     app.register_blueprint(

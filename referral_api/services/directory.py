@@ -24,7 +24,7 @@ from ..models import (
 from ..models.base import utcnow
 from ..models.organization import capacity_of, eligibility_of
 from ..vocabularies import NATIONAL
-from . import audit, regions, search_index
+from . import audit, events, regions, search_index
 from .actors import Actor
 from .pagination import Page, paginate
 
@@ -305,6 +305,7 @@ def create_organization(
         entity_id=organization.id,
         summary={"type": organization.type, "region_code": organization.region_code},
     )
+    events.organization_updated(session, organization=organization, change="created")
     return organization
 
 
@@ -326,6 +327,10 @@ def update_organization(
             session, service_ids=search_index.services_of(session, organization_id=organization.id)
         )
     _audit_update(session, actor, "organization", organization.id, changed)
+    if changed:
+        events.organization_updated(
+            session, organization=organization, change="updated", fields=changed
+        )
     return organization
 
 
@@ -363,6 +368,9 @@ def verify_organization(
         action="organization.verify",
         entity_type="organization",
         entity_id=organization.id,
+    )
+    events.organization_updated(
+        session, organization=organization, change="verified", fields=["verified_at"]
     )
     return organization
 
@@ -454,6 +462,7 @@ def create_location(
         entity_id=location.id,
         summary={"organization_id": str(organization.id), "confidential": location.confidential},
     )
+    events.location_updated(session, location=location, change="created")
     return location
 
 
@@ -471,6 +480,8 @@ def update_location(
             session, service_ids=search_index.services_at(session, location_id=location.id)
         )
     _audit_update(session, actor, "location", location.id, changed)
+    if changed:
+        events.location_updated(session, location=location, change="updated", fields=changed)
     return location
 
 
@@ -633,6 +644,7 @@ def create_service(
         entity_id=service.id,
         summary={"organization_id": str(organization.id), "service_types": service.service_types},
     )
+    events.service_updated(session, service=service, change="created")
     return service
 
 
@@ -652,4 +664,6 @@ def update_service(
     if changed:
         search_index.reindex(session, service_ids=[service.id])
     _audit_update(session, actor, "service", service.id, changed)
+    if changed:
+        events.service_updated(session, service=service, change="updated", fields=changed)
     return service

@@ -14,7 +14,7 @@ from ...errors import Forbidden, NotFound, ValidationFailed
 from ...models import Case, Referral, Service
 from ...models.base import utcnow
 from ...vocabularies import CHILD_CONSENT_BASES
-from .. import audit, crypto
+from .. import audit, crypto, events
 from ..actors import Actor
 from .cases import client_profile
 from .deadlines import Settings, due_times
@@ -152,6 +152,7 @@ def create_referral(
             "risk_level": referral.risk_level,
         },
     )
+    events.referral_created(session, referral=referral)
     return referral
 
 

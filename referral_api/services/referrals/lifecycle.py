@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from ...errors import Forbidden, NotFound, PreconditionFailed
 from ...models.base import update_params, utcnow
-from .. import audit
+from .. import audit, events
 from ..actors import Actor
 from .history import record_event
 from .record import ReferralRecord
@@ -58,7 +58,9 @@ def transition(
     if updated.previous_status is None:
         raise RuntimeError(f"referral {updated.id} has no event for version {updated.version - 1}")
     referral = ReferralRecord.from_row(updated)
-    if status == "accepted" and referral.kind == "transfer":
+    # An accepted transfer (pelimpahan) makes the receiver the case's owner.
+    transfers_case = status == "accepted" and referral.kind == "transfer"
+    if transfers_case:
         connection.execute(
             CHANGE_CASE_OWNER,
             update_params(
@@ -90,6 +92,11 @@ def transition(
             "version": referral.version,
         },
     )
+    events.referral_status_changed(
+        session, referral=referral, from_status=updated.previous_status, reason=reason
+    )
+    if transfers_case:
+        events.case_owner_changed(session, referral=referral)
     return referral
 
 
