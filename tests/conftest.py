@@ -267,3 +267,26 @@ def chain_url(fresh_databases: FreshDatabases) -> str:
         )
         assert result.exit_code == 0, result.output
     return url
+
+
+def database_with_a_caseworker(
+    fresh_databases: FreshDatabases, *, organization_type: str = "shelter"
+) -> tuple[str, Engine, str]:
+    """A migrated, seeded database of its own with one organization and a caseworker's
+    token, for tests that need real concurrent connections: (url, engine, token)."""
+    url = fresh_databases.new()
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    with Session(engine) as session, session.begin():
+        seeding.seed(session)
+        organization = Organization(name="Uji", type=organization_type, region_code="31.71")
+        session.add(organization)
+        session.flush()
+        _, token = principals.create_token(
+            session,
+            actor=Actor.system(),
+            role="caseworker",
+            name="caseworker under test",
+            organization_id=organization.id,
+        )
+    return url, engine, token

@@ -3,14 +3,11 @@ from datetime import timedelta
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from referral_api import migrate
-from referral_api.db import make_engine
-from referral_api.models import Organization
 from referral_api.models.base import utcnow
-from referral_api.services import principals, seeding
+from referral_api.services import principals
 from referral_api.services.actors import Actor
 
-from .conftest import requires_postgres
+from .conftest import database_with_a_caseworker, requires_postgres
 
 
 def test_missing_token_is_401_with_challenge(client) -> None:
@@ -173,21 +170,7 @@ def test_token_create_validation_names_fields(client, make_caller) -> None:
 def test_same_token_requests_never_wait_for_the_last_used_hint(fresh_databases) -> None:
     """While one request holds its token's row (updating last_used_at, not committed yet),
     other requests with the same token authenticate without waiting for it."""
-    url = fresh_databases.new()
-    migrate.upgrade(url)
-    engine = make_engine(url)
-    with Session(engine) as session, session.begin():
-        seeding.seed(session)
-        organization = Organization(name="LBH", type="legal_service", region_code="31.71")
-        session.add(organization)
-        session.flush()
-        _, token = principals.create_token(
-            session,
-            actor=Actor.system(),
-            role="caseworker",
-            name="partner",
-            organization_id=organization.id,
-        )
+    _, engine, token = database_with_a_caseworker(fresh_databases, organization_type="ngo")
     try:
         with Session(engine) as first:
             principals.authenticate(first, token=token)  # updates the hint, holds the row

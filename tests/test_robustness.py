@@ -11,16 +11,13 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
-from sqlalchemy.orm import Session
 
-from referral_api import create_app, migrate
+from referral_api import create_app
 from referral_api.db import SQLITE_BEGIN_OPTION, make_engine
 from referral_api.logs import JsonFormatter
-from referral_api.models import Organization, ReferralEvent
-from referral_api.services import principals, seeding
-from referral_api.services.actors import Actor
+from referral_api.models import ReferralEvent
 
-from .conftest import ON_POSTGRES, config_for, requires_postgres
+from .conftest import ON_POSTGRES, config_for, database_with_a_caseworker, requires_postgres
 from .referral_helpers import CONSENT, move, referral_body, send
 
 
@@ -186,21 +183,7 @@ def test_no_log_carries_a_value_of_a_failing_request(
 
 @pytest.mark.skipif(ON_POSTGRES, reason="SQLite's write lock (PostgreSQL skips locked rows)")
 def test_a_read_is_not_held_up_by_a_writer_on_sqlite(fresh_databases) -> None:
-    url = fresh_databases.new()
-    migrate.upgrade(url)
-    engine = make_engine(url)
-    with Session(engine) as session, session.begin():
-        seeding.seed(session)
-        organization = Organization(name="RPTC", type="shelter", region_code="31.71")
-        session.add(organization)
-        session.flush()
-        _, token = principals.create_token(
-            session,
-            actor=Actor.system(),
-            role="caseworker",
-            name="r",
-            organization_id=organization.id,
-        )
+    url, engine, token = database_with_a_caseworker(fresh_databases)
     app = create_app(config_for(url))
     # Another request is writing: it holds SQLite's write lock.
     writer = engine.connect().execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
