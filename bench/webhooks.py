@@ -42,8 +42,9 @@ from standardwebhooks import Webhook
 
 from referral_api.db import make_engine
 from referral_api.models import Organization
-from referral_api.services import principals, webhooks
+from referral_api.services import principals
 from referral_api.services.actors import Actor
+from referral_api.services.webhooks import subscriptions
 
 
 class TimedClient(referral_bench.Client):
@@ -117,7 +118,7 @@ class Receiver:
 def subscribe_receivers(url: str, key: str, receiver: Receiver) -> None:
     """An org_admin and a subscription for each receiving organization."""
     engine = make_engine(url)
-    settings = webhooks.Settings(secret_key=key, allow_private=True)
+    settings = subscriptions.Settings(secret_key=key, allow_private=True)
     with Session(engine, expire_on_commit=False) as session, session.begin():
         shelters = session.scalars(
             select(Organization).where(Organization.name.like("Shelter %"))
@@ -132,7 +133,7 @@ def subscribe_receivers(url: str, key: str, receiver: Receiver) -> None:
             )
             actor = Actor(principal_id=admin.id, organization_id=org.id, role="org_admin")
             name = uuid.uuid4().hex
-            _subscription, secret = webhooks.create_subscription(
+            _subscription, secret = subscriptions.create_subscription(
                 session,
                 actor=actor,
                 settings=settings,

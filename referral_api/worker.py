@@ -28,7 +28,8 @@ from standardwebhooks import Webhook
 from .config import Config
 from .db import SQLITE_BEGIN_OPTION
 from .models.base import utcnow
-from .services import events, webhooks
+from .services import events
+from .services.webhooks import addresses, delivery
 
 log = logging.getLogger(__name__)
 USER_AGENT = "referral-api-webhooks/1"
@@ -170,13 +171,13 @@ def run_once(worker: Worker, *, check_deadlines: bool | None = None) -> Progress
             with transaction(worker.sessions) as session:
                 progress.overdue = events.emit_overdue(session)
     with worker.sessions() as session:
-        behind, due = webhooks.pending_work(session)
+        behind, due = delivery.pending_work(session)
     if not (behind or due):
         return progress
     with transaction(worker.sessions) as session:
         if behind:
-            progress.numbered = webhooks.fan_out(session)
-        claims = webhooks.claim(
+            progress.numbered = delivery.fan_out(session)
+        claims = delivery.claim(
             session,
             secret_key=settings.secret_key,
             lease_s=settings.lease_s,
@@ -184,15 +185,15 @@ def run_once(worker: Worker, *, check_deadlines: bool | None = None) -> Progress
         )
     if not claims:
         return progress
-    groups: dict[uuid.UUID, list[webhooks.Claim]] = {}
+    groups: dict[uuid.UUID, list[delivery.Claim]] = {}
     for claimed in claims:
         groups.setdefault(claimed.subscription_id, []).append(claimed)
     progress.backlog = any(len(group) >= settings.batch for group in groups.values())
     client = worker._http()
 
-    def send(group: list[webhooks.Claim]) -> list[webhooks.Outcome]:
+    def send(group: list[delivery.Claim]) -> list[delivery.Outcome]:
         """In number order, one at a time; stop at the first that fails."""
-        outcomes: list[webhooks.Outcome] = []
+        outcomes: list[delivery.Outcome] = []
         started = time.monotonic()
         for claimed in group:
             if outcomes and time.monotonic() - started > settings.batch_window_s:
@@ -218,8 +219,8 @@ def run_once(worker: Worker, *, check_deadlines: bool | None = None) -> Progress
         for claimed in group[len(outcomes) :]
     ]
     with transaction(worker.sessions) as session:
-        webhooks.record(session, results=attempted, schedule=settings.retry_schedule)
-        webhooks.release(session, claims=unattempted)
+        delivery.record(session, results=attempted, schedule=settings.retry_schedule)
+        delivery.release(session, claims=unattempted)
     progress.attempted = len(attempted)
     progress.delivered = sum(1 for _, outcome in attempted if outcome.ok)
     return progress
@@ -229,7 +230,7 @@ def _rfc3339(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def payload(claimed: webhooks.Claim) -> str:
+def payload(claimed: delivery.Claim) -> str:
     """The body: `{"type", "timestamp", "data", "number", "cursor"}`."""
     return json.dumps(
         {
@@ -244,7 +245,7 @@ def payload(claimed: webhooks.Claim) -> str:
     )
 
 
-def signed_headers(claimed: webhooks.Claim, body: str, at: datetime) -> dict[str, str]:
+def signed_headers(claimed: delivery.Claim, body: str, at: datetime) -> dict[str, str]:
     """Standard Webhooks headers, signed by every secret in use (space-separated)."""
     msg_id = str(claimed.event_id)
     signatures = " ".join(Webhook(s).sign(msg_id, at, body) for s in claimed.secrets)
@@ -258,10 +259,10 @@ def signed_headers(claimed: webhooks.Claim, body: str, at: datetime) -> dict[str
 
 def attempt(
     client: httpx.Client,
-    claimed: webhooks.Claim,
+    claimed: delivery.Claim,
     settings: WorkerSettings,
     clock: Callable[[], datetime] = utcnow,
-) -> webhooks.Outcome:
+) -> delivery.Outcome:
     """POST one delivery; never raises."""
     started_at = clock()
     start = time.perf_counter()
@@ -271,8 +272,8 @@ def attempt(
         status_code: int | None = None,
         error: str | None = None,
         retry_after_s: float | None = None,
-    ) -> webhooks.Outcome:
-        return webhooks.Outcome(
+    ) -> delivery.Outcome:
+        return delivery.Outcome(
             attempted_at=started_at,
             duration_ms=(time.perf_counter() - start) * 1000,
             status_code=status_code,
@@ -280,7 +281,7 @@ def attempt(
             retry_after_s=retry_after_s,
         )
 
-    refusal = webhooks.url_refusal(claimed.url, allow_private=settings.allow_private)
+    refusal = addresses.url_refusal(claimed.url, allow_private=settings.allow_private)
     if refusal is not None:
         return outcome(error=f"refused: {refusal}")
     body = payload(claimed)

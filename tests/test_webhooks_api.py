@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select, text
 
 from referral_api.models import AuditEvent, Event, WebhookSubscription
-from referral_api.services import webhooks
+from referral_api.services.webhooks import addresses, subscriptions
 
 from .event_helpers import positioned  # noqa: F401
 
@@ -47,7 +47,7 @@ def test_create_shows_the_secret_once_and_never_again(client, session, org_admin
     raw = repr(tuple(row))
     assert body["secret"] not in raw and body["secret"][6:] not in raw
     subscription = session.get(WebhookSubscription, uuid.UUID(body["id"]))
-    assert webhooks.signing_secrets(
+    assert subscriptions.signing_secrets(
         client.application.config["REFERRAL_API"].secret_key, subscription
     ) == [body["secret"]]
     actions = session.scalars(
@@ -92,9 +92,9 @@ def test_a_hostname_is_checked_by_what_it_resolves_to(monkeypatch) -> None:
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, 443))]
 
     monkeypatch.setattr(socket, "getaddrinfo", resolve)
-    assert "10.0.0.7" in webhooks.url_refusal("https://hooks.example.org/x", allow_private=False)
-    assert webhooks.url_refusal("https://ok.example.org/x", allow_private=False) is None
-    assert webhooks.url_refusal("http://127.0.0.1:9/x", allow_private=True) is None
+    assert "10.0.0.7" in addresses.url_refusal("https://hooks.example.org/x", allow_private=False)
+    assert addresses.url_refusal("https://ok.example.org/x", allow_private=False) is None
+    assert addresses.url_refusal("http://127.0.0.1:9/x", allow_private=True) is None
 
 
 def test_unknown_event_types_are_422_naming_event_types(client, org_admin) -> None:
@@ -160,7 +160,7 @@ def test_rotation_returns_a_new_secret_and_keeps_the_old_one_for_the_grace_perio
     subscription = session.get(WebhookSubscription, uuid.UUID(created["id"]))
     session.refresh(subscription)
     key = client.application.config["REFERRAL_API"].secret_key
-    assert webhooks.signing_secrets(key, subscription) == [
+    assert subscriptions.signing_secrets(key, subscription) == [
         rotated.json["secret"],
         created["secret"],
     ]

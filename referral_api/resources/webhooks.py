@@ -24,7 +24,7 @@ from ..schemas.events import (
     WebhookTestSentSchema,
 )
 from ..security import current_actor
-from ..services import webhooks
+from ..services.webhooks import subscriptions
 from .common import authenticated, page_body, query_args
 
 blp = Blueprint(
@@ -36,9 +36,9 @@ blp = Blueprint(
 MANAGERS = (Role.ORG_ADMIN, Role.COORDINATOR, Role.ADMIN)
 
 
-def _settings() -> webhooks.Settings:
+def _settings() -> subscriptions.Settings:
     config = current_app.config["REFERRAL_API"]
-    return webhooks.Settings(
+    return subscriptions.Settings(
         secret_key=config.secret_key,
         allow_private=config.webhook_allow_private,
         rotation_hours=config.webhook_rotation_hours,
@@ -58,7 +58,9 @@ class Webhooks(MethodView):
     @blp.response(200, WebhookPageSchema)
     def get(self, args: dict[str, Any]) -> Any:
         """List the webhook subscriptions you manage (never their secrets)."""
-        return page_body(webhooks.list_subscriptions(db.session, actor=current_actor(), **args))
+        return page_body(
+            subscriptions.list_subscriptions(db.session, actor=current_actor(), **args)
+        )
 
     @authenticated(blp, *MANAGERS)
     @blp.arguments(WebhookCreateSchema())
@@ -67,7 +69,7 @@ class Webhooks(MethodView):
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Subscribe an https endpoint; the response carries its `whsec_` secret, shown
         this once."""
-        subscription, secret = webhooks.create_subscription(
+        subscription, secret = subscriptions.create_subscription(
             db.session, actor=current_actor(), settings=_settings(), **body
         )
         return _with_secret(subscription, secret)
@@ -80,7 +82,7 @@ class WebhooksById(MethodView):
     @blp.response(200, WebhookSchema)
     def get(self, subscription_id: uuid.UUID) -> Any:
         """A webhook subscription, with why it was disabled if it was."""
-        return webhooks.get_subscription(
+        return subscriptions.get_subscription(
             db.session, actor=current_actor(), subscription_id=subscription_id
         )
 
@@ -89,7 +91,7 @@ class WebhooksById(MethodView):
     @blp.response(204)
     def delete(self, subscription_id: uuid.UUID) -> None:
         """Stop a webhook subscription."""
-        webhooks.delete_subscription(
+        subscriptions.delete_subscription(
             db.session, actor=current_actor(), subscription_id=subscription_id
         )
 
@@ -102,7 +104,7 @@ class WebhookRotateSecret(MethodView):
     def post(self, subscription_id: uuid.UUID) -> dict[str, Any]:
         """Issue a new secret, shown this once; deliveries carry signatures by the old and
         the new one during the grace period."""
-        subscription, secret = webhooks.rotate_secret(
+        subscription, secret = subscriptions.rotate_secret(
             db.session,
             actor=current_actor(),
             settings=_settings(),
@@ -118,7 +120,7 @@ class WebhookTest(MethodView):
     @blp.response(202, WebhookTestSentSchema)
     def post(self, subscription_id: uuid.UUID) -> dict[str, Any]:
         """Send a `webhook.test` event to this subscription only."""
-        event_id = webhooks.send_test(
+        event_id = subscriptions.send_test(
             db.session, actor=current_actor(), subscription_id=subscription_id
         )
         return {"event_id": event_id}
@@ -134,7 +136,7 @@ class WebhookDeliveries(MethodView):
         """The delivery log, newest first: each attempt's time, status code or error,
         duration and next retry."""
         return page_body(
-            webhooks.list_deliveries(
+            subscriptions.list_deliveries(
                 db.session, actor=current_actor(), subscription_id=subscription_id, **args
             )
         )
@@ -150,7 +152,7 @@ class WebhookRedeliver(MethodView):
     def post(self, body: dict[str, Any], subscription_id: uuid.UUID) -> dict[str, Any]:
         """Send the deliveries numbered from_number..to_number again, in order (this also
         re-enables a disabled subscription)."""
-        queued = webhooks.redeliver(
+        queued = subscriptions.redeliver(
             db.session, actor=current_actor(), subscription_id=subscription_id, **body
         )
         return {"queued": queued}

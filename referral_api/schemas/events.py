@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from ..services.events import DEFAULT_FEED_LIMIT, MAX_FEED_LIMIT, SUBSCRIBABLE_TYPES
-from ..services.webhooks import MAX_URL_LENGTH
+from ..services.webhooks.addresses import MAX_URL_LENGTH
 from .common import PageSchema, PaginationArgsSchema, Timestamp
 
 TYPES_DESCRIPTION = "Event types: " + ", ".join(SUBSCRIBABLE_TYPES) + "."
