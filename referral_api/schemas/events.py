@@ -22,7 +22,12 @@ class EventQueryArgsSchema(Schema):
     )
     types = fields.List(
         # One type, or several comma-separated.
-        fields.String(validate=validate.Length(min=1, max=400)),
+        fields.String(
+            validate=[
+                validate.Length(min=1, max=400),
+                validate.Regexp(r"^[a-z_.]+(,[a-z_.]+)*$", error="Event types, comma-separated."),
+            ]
+        ),
         load_default=None,
         validate=validate.Length(max=len(SUBSCRIBABLE_TYPES)),
         metadata={"description": TYPES_DESCRIPTION + " Comma-separated or repeated."},
