@@ -11,6 +11,13 @@ from pathlib import Path
 DEFAULT_ACK_HOURS = {"high": 1.0, "medium": 6.0, "low": 72.0}
 DEFAULT_START_DAYS = 7.0
 MAX_BODY_BYTES = 1024 * 1024
+# `referral-api serve`'s timeouts, in seconds (README "Serving"). Granian takes the
+# header timeout in whole milliseconds, at most 60 s.
+DEFAULT_HEADER_TIMEOUT_S = 10.0
+MAX_HEADER_TIMEOUT_S = 60.0
+DEFAULT_BODY_TIMEOUT_S = 30.0
+DEFAULT_REQUEST_TIMEOUT_S = 60.0
+DEFAULT_SHUTDOWN_TIMEOUT_S = 30.0
 # Used only by `referral-api demo` and the test-suite; never in production.
 DEMO_SECRET_KEY = "demo-only-secret-key-not-for-production-use"  # noqa: S105
 
@@ -32,6 +39,10 @@ class Config:
     ack_hours: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_ACK_HOURS))
     start_days: float = DEFAULT_START_DAYS
     max_body_bytes: int = MAX_BODY_BYTES
+    header_timeout_s: float = DEFAULT_HEADER_TIMEOUT_S
+    body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S
+    request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S
+    shutdown_timeout_s: float = DEFAULT_SHUTDOWN_TIMEOUT_S
 
     @classmethod
     def from_env(
@@ -66,7 +77,28 @@ class Config:
                 "REFERRAL_API_START_DAYS", env.get("REFERRAL_API_START_DAYS", "")
             )
             or DEFAULT_START_DAYS,
+            **parse_server_timeouts(env),
         )
+
+
+def parse_server_timeouts(env: Mapping[str, str]) -> dict[str, float]:
+    """The serve timeouts: positive seconds; the header timeout at most 60 s."""
+    timeouts = {
+        "header_timeout_s": ("REFERRAL_API_HEADER_TIMEOUT_S", DEFAULT_HEADER_TIMEOUT_S),
+        "body_timeout_s": ("REFERRAL_API_BODY_TIMEOUT_S", DEFAULT_BODY_TIMEOUT_S),
+        "request_timeout_s": ("REFERRAL_API_REQUEST_TIMEOUT_S", DEFAULT_REQUEST_TIMEOUT_S),
+        "shutdown_timeout_s": ("REFERRAL_API_SHUTDOWN_TIMEOUT_S", DEFAULT_SHUTDOWN_TIMEOUT_S),
+    }
+    parsed = {
+        key: parse_positive_number(name, env.get(name, "")) or default
+        for key, (name, default) in timeouts.items()
+    }
+    if not 0.001 <= parsed["header_timeout_s"] <= MAX_HEADER_TIMEOUT_S:
+        raise ConfigError(
+            f"REFERRAL_API_HEADER_TIMEOUT_S must be between 0.001 and {MAX_HEADER_TIMEOUT_S:g} "
+            f"seconds, got {parsed['header_timeout_s']:g}."
+        )
+    return parsed
 
 
 def parse_positive_number(name: str, raw: str) -> float | None:
