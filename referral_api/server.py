@@ -17,6 +17,7 @@ import logging
 import os
 import socket
 import sys
+import threading
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -105,13 +106,27 @@ class WSGIOnCompleteRequests:
             return
 
         environ = _environ(scope, body)
-        future = asyncio.get_running_loop().run_in_executor(self.executor, self._run, environ)
+        started = threading.Event()
+        future = asyncio.get_running_loop().run_in_executor(
+            self.executor, self._run, environ, started
+        )
         try:
             status, headers, chunks = await asyncio.wait_for(
                 asyncio.shield(future), self.request_timeout_s
             )
         except TimeoutError:
-            # The thread cannot be stopped: it finishes (and commits or rolls back) on its own.
+            future.cancel()  # a request still queued for a thread is then never run
+            if not started.is_set():
+                await _refuse(
+                    send,
+                    503,
+                    "Server busy",
+                    f"No request thread was free within {self.request_timeout_s:g} s; the "
+                    "request was not started.",
+                    retry_after=5,
+                )
+                return
+            # A running thread cannot be stopped: it commits or rolls back on its own.
             log.error(
                 "%s %s still running after %g s; answered 503",
                 environ["REQUEST_METHOD"],
@@ -150,15 +165,20 @@ class WSGIOnCompleteRequests:
             if not message.get("more_body", False):
                 return bytes(body)
 
-    def _run(self, environ: dict[str, Any]) -> tuple[int, list[tuple[bytes, bytes]], list[bytes]]:
+    def _run(
+        self, environ: dict[str, Any], started: threading.Event
+    ) -> tuple[int, list[tuple[bytes, bytes]], list[bytes]]:
         """Call the WSGI application in a worker thread and collect its whole response."""
-        started: list[Any] = []
+        started.set()
+        response_start: list[Any] = []
         chunks: list[bytes] = []
 
-        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None):  # type: ignore[no-untyped-def]
-            if exc_info is not None and started:
+        def start_response(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Callable[[bytes], None]:
+            if exc_info is not None and response_start:
                 raise exc_info[1].with_traceback(exc_info[2])
-            started[:] = [status, headers]
+            response_start[:] = [status, headers]
             return chunks.append
 
         result = self.app(environ, start_response)
@@ -168,7 +188,7 @@ class WSGIOnCompleteRequests:
             close = getattr(result, "close", None)
             if close is not None:
                 close()
-        status, headers = started
+        status, headers = response_start
         encoded = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
         return int(status.split(" ", 1)[0]), encoded, chunks
 

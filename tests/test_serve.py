@@ -312,6 +312,45 @@ def test_adapter_answers_503_with_retry_after_when_the_application_overruns() ->
     assert response["headers"]["retry-after"] == "5"
 
 
+def test_adapter_answers_503_without_running_a_request_no_thread_took_in_time() -> None:
+    ran: list[str] = []
+    release = threading.Event()
+
+    def app(environ: dict, start_response: Any) -> list[bytes]:
+        ran.append(environ["PATH_INFO"])
+        release.wait(5)
+        start_response("200 OK", [])
+        return [b""]
+
+    adapter = WSGIOnCompleteRequests(
+        app, threads=1, max_body_bytes=100, body_timeout_s=5, request_timeout_s=0.2
+    )
+    done = {"type": "http.request", "body": b"", "more_body": False}
+
+    async def two_at_once() -> list[dict]:
+        answers: list[list[dict]] = [[], []]
+
+        async def one(path: str, sent: list[dict]) -> None:
+            messages = [done]
+
+            async def receive() -> dict:
+                return messages.pop(0)
+
+            async def send(message: dict) -> None:
+                sent.append(message)
+
+            await adapter({**_scope("GET"), "path": path}, receive, send)
+
+        await asyncio.gather(one("/first", answers[0]), one("/second", answers[1]))
+        release.set()
+        return [sent[0] for sent in answers]
+
+    first, second = asyncio.run(two_at_once())
+    adapter.executor.shutdown(wait=True)
+    assert first["status"] == 503 and second["status"] == 503
+    assert ran == ["/first"]  # the queued one was dropped, not run after its 503
+
+
 def test_environ_keeps_the_path_as_wsgi_wants_it() -> None:
     scope = {**_scope("GET"), "path": "/api/v1/organizations/é", "query_string": b"q=a%00b"}
     environ = _environ(scope, b"")
