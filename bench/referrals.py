@@ -118,6 +118,23 @@ def start_server(url: str, port: int, workers: int, threads: int) -> subprocess.
     raise RuntimeError("the server did not become ready")
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and all its descendants, from /proc (Linux).
+
+    Server CPU per write moves less with this shared VM's swings than throughput does."""
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
 class Client(threading.Thread):
     def __init__(self, port: int, pair: dict[str, Any], count: int) -> None:
         super().__init__()
@@ -197,8 +214,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--referrals", type=int, default=2000)
     parser.add_argument("--database-url", default="sqlite:///instance/bench-referrals.sqlite3")
-    parser.add_argument("--workers", type=int, default=(os.cpu_count() or 1) * 2 + 1)
-    parser.add_argument("--threads", type=int, default=4, help="threads per server worker")
+    # `referral-api serve`'s own defaults.
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--threads", type=int, default=8, help="threads per server worker")
     parser.add_argument("--json", dest="json_path")
     args = parser.parse_args(argv)
 
@@ -211,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         per_client = [args.referrals // args.clients] * args.clients
         per_client[0] += args.referrals - sum(per_client)
         clients = [Client(port, pair, n) for pair, n in zip(pairs, per_client, strict=True)]
+        server_cpu_started = tree_cpu_seconds(server.pid)
         started, cpu_started = time.perf_counter(), time.process_time()
         for client in clients:
             client.start()
@@ -218,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
             client.join()
         elapsed = time.perf_counter() - started
         client_cpu = time.process_time() - cpu_started
+        server_cpu = tree_cpu_seconds(server.pid) - server_cpu_started
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
         server = None
@@ -251,6 +271,10 @@ def main(argv: list[str] | None = None) -> int:
         "referrals": completed,
         "seconds": round(elapsed, 2),
         "client_cpu_seconds": round(client_cpu, 2),
+        "server_cpu_seconds": round(server_cpu, 2),
+        "server_cpu_ms_per_write": round(
+            server_cpu * 1000 / max(1, sum(len(v) for v in latencies.values())), 2
+        ),
         "referrals_per_s": round(completed / elapsed, 1),
         "writes_per_s": round(sum(len(v) for v in latencies.values()) / elapsed, 1),
         "p50_ms": {s: round(percentile(v, 50), 1) for s, v in latencies.items() if v},

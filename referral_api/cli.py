@@ -250,30 +250,33 @@ def openapi_command(path: Path | None) -> None:
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--workers", default=(os.cpu_count() or 1) * 2 + 1, show_default=True, type=int)
-@click.option("--threads", default=4, show_default=True, type=int)
+@click.option(
+    "--workers",
+    default=os.cpu_count() or 1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    envvar="REFERRAL_API_WORKERS",
+    help="Worker processes (env REFERRAL_API_WORKERS).",
+)
+@click.option(
+    "--threads",
+    default=8,
+    show_default=True,
+    type=click.IntRange(min=1),
+    envvar="REFERRAL_API_THREADS",
+    help="Request threads per worker (env REFERRAL_API_THREADS).",
+)
 def serve(host: str, port: int, workers: int, threads: int) -> None:
-    """Run the production server (gunicorn)."""
-    from gunicorn.app.base import BaseApplication
+    """Run the production server (granian; timeouts from the environment, see README)."""
+    from .server import PortInUse
+    from .server import serve as run_server
 
     config = _load_config(require_secret=True)
-
-    class Server(BaseApplication):
-        def load_config(self) -> None:
-            self.cfg.set("bind", f"{host}:{port}")
-            self.cfg.set("workers", workers)
-            self.cfg.set("threads", threads)
-            self.cfg.set("worker_class", "gthread")
-            self.cfg.set("accesslog", None)
-            self.cfg.set("reuse_port", True)
-
-        # types-gunicorn types start_response as returning None, so it rejects any WSGI
-        # app typed against typeshed's StartResponse (Flask's); gunicorn's really returns
-        # the write() callable that PEP 3333 asks for.
-        def load(self) -> Flask:  # type: ignore[override]
-            return create_app(config)
-
-    Server().run()
+    try:
+        run_server(config, host=host, port=port, workers=workers, threads=threads)
+    except PortInUse as error:
+        click.echo(f"referral-api: cannot serve: {error}", err=True)
+        sys.exit(1)
 
 
 # -- webhooks -----------------------------------------------------------------------------

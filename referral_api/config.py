@@ -22,6 +22,13 @@ MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_WEBHOOK_RETRY_SCHEDULE = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
 DEFAULT_WEBHOOK_TIMEOUT = 10.0
 DEFAULT_WEBHOOK_ROTATION_HOURS = 24.0
+# `referral-api serve`'s timeouts, in seconds (README "Serving"). Granian takes the
+# header timeout in whole milliseconds, at most 60 s.
+DEFAULT_HEADER_TIMEOUT_S = 10.0
+MAX_HEADER_TIMEOUT_S = 60.0
+DEFAULT_BODY_TIMEOUT_S = 30.0
+DEFAULT_REQUEST_TIMEOUT_S = 60.0
+DEFAULT_SHUTDOWN_TIMEOUT_S = 30.0
 # Used only by `referral-api demo` and the test-suite; never in production.
 DEMO_SECRET_KEY = "demo-only-secret-key-not-for-production-use"  # noqa: S105
 
@@ -55,6 +62,10 @@ class Config:
     webhook_timeout: float = DEFAULT_WEBHOOK_TIMEOUT
     webhook_retry_schedule: tuple[float, ...] = DEFAULT_WEBHOOK_RETRY_SCHEDULE
     webhook_rotation_hours: float = DEFAULT_WEBHOOK_ROTATION_HOURS
+    header_timeout_s: float = DEFAULT_HEADER_TIMEOUT_S
+    body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S
+    request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S
+    shutdown_timeout_s: float = DEFAULT_SHUTDOWN_TIMEOUT_S
 
     @classmethod
     def from_env(
@@ -80,6 +91,7 @@ class Config:
         if log_level not in logging.getLevelNamesMapping():
             raise ConfigError(f"LOG_LEVEL {log_level!r} is not a logging level (e.g. INFO, DEBUG).")
 
+        timeouts = parse_server_timeouts(env)
         return cls(
             database_url=env.get("DATABASE_URL", "").strip() or default_database_url(),
             secret_key=secret,
@@ -128,7 +140,31 @@ class Config:
                 env.get("REFERRAL_API_WEBHOOK_ROTATION_HOURS", ""),
             )
             or DEFAULT_WEBHOOK_ROTATION_HOURS,
+            header_timeout_s=timeouts["header_timeout_s"],
+            body_timeout_s=timeouts["body_timeout_s"],
+            request_timeout_s=timeouts["request_timeout_s"],
+            shutdown_timeout_s=timeouts["shutdown_timeout_s"],
         )
+
+
+def parse_server_timeouts(env: Mapping[str, str]) -> dict[str, float]:
+    """The serve timeouts: positive seconds; the header timeout at most 60 s."""
+    timeouts = {
+        "header_timeout_s": ("REFERRAL_API_HEADER_TIMEOUT_S", DEFAULT_HEADER_TIMEOUT_S),
+        "body_timeout_s": ("REFERRAL_API_BODY_TIMEOUT_S", DEFAULT_BODY_TIMEOUT_S),
+        "request_timeout_s": ("REFERRAL_API_REQUEST_TIMEOUT_S", DEFAULT_REQUEST_TIMEOUT_S),
+        "shutdown_timeout_s": ("REFERRAL_API_SHUTDOWN_TIMEOUT_S", DEFAULT_SHUTDOWN_TIMEOUT_S),
+    }
+    parsed = {
+        key: parse_positive_number(name, env.get(name, "")) or default
+        for key, (name, default) in timeouts.items()
+    }
+    if not 0.001 <= parsed["header_timeout_s"] <= MAX_HEADER_TIMEOUT_S:
+        raise ConfigError(
+            f"REFERRAL_API_HEADER_TIMEOUT_S must be between 0.001 and {MAX_HEADER_TIMEOUT_S:g} "
+            f"seconds, got {parsed['header_timeout_s']:g}."
+        )
+    return parsed
 
 
 def parse_positive_number(name: str, raw: str) -> float | None:

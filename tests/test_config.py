@@ -40,6 +40,23 @@ def test_defaults_and_overrides() -> None:
     assert config.log_level == "DEBUG"
 
 
+def test_serve_timeouts_have_defaults_and_overrides() -> None:
+    defaults = Config.from_env({}, require_secret=False)
+    assert (defaults.header_timeout_s, defaults.body_timeout_s) == (10, 30)
+    assert (defaults.request_timeout_s, defaults.shutdown_timeout_s) == (60, 30)
+    config = Config.from_env(
+        {
+            "REFERRAL_API_HEADER_TIMEOUT_S": "2.5",
+            "REFERRAL_API_BODY_TIMEOUT_S": "15",
+            "REFERRAL_API_REQUEST_TIMEOUT_S": "120",
+            "REFERRAL_API_SHUTDOWN_TIMEOUT_S": "5",
+        },
+        require_secret=False,
+    )
+    assert (config.header_timeout_s, config.body_timeout_s) == (2.5, 15)
+    assert (config.request_timeout_s, config.shutdown_timeout_s) == (120, 5)
+
+
 def test_default_database_is_sqlite_under_instance() -> None:
     config = Config.from_env({}, require_secret=False)
     assert config.database_url.startswith("sqlite:///")
@@ -54,6 +71,10 @@ def test_default_database_is_sqlite_under_instance() -> None:
         ("REFERRAL_API_ACK_HOURS", "high=-1", "greater than 0"),
         ("REFERRAL_API_START_DAYS", "0", "greater than 0"),
         ("LOG_LEVEL", "LOUD", "not a logging level"),
+        ("REFERRAL_API_HEADER_TIMEOUT_S", "61", "between 0.001 and 60"),
+        ("REFERRAL_API_BODY_TIMEOUT_S", "-5", "greater than 0"),
+        ("REFERRAL_API_REQUEST_TIMEOUT_S", "a minute", "must be a number"),
+        ("REFERRAL_API_SHUTDOWN_TIMEOUT_S", "0", "greater than 0"),
     ],
 )
 def test_bad_settings_are_refused(name: str, value: str, needle: str) -> None:
