@@ -215,8 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--referrals", type=int, default=2000)
     parser.add_argument("--database-url", default="sqlite:///instance/bench-referrals.sqlite3")
     # `referral-api serve`'s own defaults.
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--threads", type=int, default=8, help="threads per server worker")
+    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
+    parser.add_argument("--threads", type=int, default=4, help="threads per server worker")
     parser.add_argument("--json", dest="json_path")
     args = parser.parse_args(argv)
 
