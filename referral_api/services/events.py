@@ -358,19 +358,11 @@ DEADLINES = ("acknowledge", "start")
 
 def _missed(deadline: str, now: datetime) -> tuple[ColumnElement[bool], Any]:
     """SQL: the referral missed this deadline (and has no notice of it yet); its due time."""
+    from .referrals.deadlines import missed_clause
     from .referrals.rules import TERMINAL
 
-    due: Any
-    if deadline == "acknowledge":
-        missed = and_(Referral.acknowledged_at.is_(None), Referral.ack_due_at < now)
-        due = Referral.ack_due_at
-    else:
-        missed = and_(
-            Referral.start_due_at.is_not(None),
-            Referral.started_at.is_(None),
-            Referral.start_due_at < now,
-        )
-        due = Referral.start_due_at
+    missed = missed_clause(deadline, now)
+    due = Referral.ack_due_at if deadline == "acknowledge" else Referral.start_due_at
     noticed = exists().where(
         OverdueNotice.referral_id == Referral.id, OverdueNotice.deadline == deadline
     )

@@ -56,18 +56,23 @@ def first_unmet_deadline() -> ColumnElement[datetime | None]:
     )
 
 
+def missed_clause(deadline: str, now: datetime) -> ColumnElement[bool]:
+    """SQL: the referral's `acknowledge` or `start` deadline passed unmet (whatever its
+    status: `overdue_clause` leaves out the ended ones)."""
+    if deadline == "acknowledge":
+        return and_(Referral.acknowledged_at.is_(None), Referral.ack_due_at < now)
+    return and_(
+        Referral.start_due_at.is_not(None),
+        Referral.started_at.is_(None),
+        Referral.start_due_at < now,
+    )
+
+
 def overdue_clause(now: datetime) -> ColumnElement[bool]:
     """SQL: the referral has a deadline that passed unmet."""
     return and_(
         Referral.status.not_in(TERMINAL),
-        or_(
-            and_(Referral.acknowledged_at.is_(None), Referral.ack_due_at < now),
-            and_(
-                Referral.start_due_at.is_not(None),
-                Referral.started_at.is_(None),
-                Referral.start_due_at < now,
-            ),
-        ),
+        or_(missed_clause("acknowledge", now), missed_clause("start", now)),
     )
 
 
