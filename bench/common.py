@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import http.client
 import os
+import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -44,3 +47,22 @@ def fresh_database(base_url: str, label: str) -> tuple[str, Callable[[], None]]:
         admin.dispose()
 
     return url.set(database=name).render_as_string(hide_password=False), drop
+
+
+def wait_until_ready(
+    server: subprocess.Popen[bytes], port: int, *, name: str = "the server", timeout_s: float = 30
+) -> subprocess.Popen[bytes]:
+    """Poll `GET /readyz` until it answers 200; kill the server if it never does."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"{name} exited with {server.returncode}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/readyz")
+            if conn.getresponse().status == 200:
+                return server
+        except OSError:
+            time.sleep(0.2)
+    server.kill()
+    raise RuntimeError(f"{name} did not become ready")

@@ -28,7 +28,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from common import fresh_database, percentile  # bench/ is the script's directory
+from common import fresh_database, percentile, wait_until_ready  # bench/: script dir
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -105,17 +105,7 @@ def start_server(url: str, port: int, workers: int, threads: int) -> subprocess.
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/readyz")
-            if conn.getresponse().status == 200:
-                return server
-        except OSError:
-            time.sleep(0.2)
-    server.kill()
-    raise RuntimeError("the server did not become ready")
+    return wait_until_ready(server, port)
 
 
 def tree_cpu_seconds(pid: int) -> float:

@@ -38,7 +38,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import fresh_database, percentile  # bench/ is the script's directory
+from common import fresh_database, percentile, wait_until_ready  # bench/: script dir
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -137,19 +137,7 @@ def start_server(name: str, url: str, port: int) -> subprocess.Popen[bytes]:
     server = subprocess.Popen(  # noqa: S603 - our own CLI or a server from this venv
         command(name, port), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"{name} exited with {server.returncode}")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/readyz")
-            if conn.getresponse().status == 200:
-                return server
-        except OSError:
-            time.sleep(0.2)
-    server.kill()
-    raise RuntimeError(f"{name} did not become ready")
+    return wait_until_ready(server, port, name=name, timeout_s=60)
 
 
 def stop_server(server: subprocess.Popen[bytes]) -> float:
