@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from common import fresh_database, percentile, wait_until_ready  # bench/: script dir
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from referral_api import migrate
@@ -122,6 +122,25 @@ def start_worker(url: str, key: str, **env: str) -> subprocess.Popen[bytes]:
         },
         stdout=subprocess.DEVNULL,
     )
+
+
+def database_cpu_seconds(url: str) -> float | None:
+    """CPU time of the PostgreSQL backends now connected to this database (a server on
+    this machine; None on SQLite, whose work is the server's own). Read before the
+    server stops, it is the database's share of the run: the pool's connections open
+    as the run starts and stay open."""
+    if not url.startswith("postgresql"):
+        return None
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        pids = conn.scalars(
+            text(
+                "SELECT pid FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ).all()
+    engine.dispose()
+    return sum(tree_cpu_seconds(pid) for pid in pids)
 
 
 def tree_cpu_seconds(pid: int) -> float:
@@ -252,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         client_cpu = time.process_time() - cpu_started
         server_cpu = tree_cpu_seconds(server.pid) - server_cpu_started
         worker_cpu = tree_cpu_seconds(worker.pid) if worker is not None else 0.0
+        database_cpu = database_cpu_seconds(url)
         for process in (server, worker):
             if process is not None:
                 process.send_signal(signal.SIGTERM)
@@ -297,6 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         "client_cpu_seconds": round(client_cpu, 2),
         "server_cpu_seconds": round(server_cpu, 2),
         "worker_cpu_seconds": round(worker_cpu, 2),
+        "database_cpu_seconds": None if database_cpu is None else round(database_cpu, 2),
         "server_cpu_ms_per_write": round(
             server_cpu * 1000 / max(1, sum(len(v) for v in latencies.values())), 2
         ),
