@@ -95,6 +95,9 @@ def test_keys_migrate_gives_master_sealed_cases_their_own_key(fresh_databases) -
     ids = add_cases(session, 5, legacy=True)
     # Before the data step a master-sealed profile still opens.
     assert client_profile(settings(OLD), session.get(Case, ids[0]))["alias"] == "Klien-0"
+    # Rotation would leave master-sealed profiles unreadable: it refuses to start.
+    refused = cli(url, "keys", "rotate", "--new-secret-env", "NEW_MASTER", NEW_MASTER=NEW)
+    assert refused.exit_code == 1 and "keys migrate" in refused.output
     result = cli(url, "keys", "migrate", "--batch-size", "2")
     assert result.exit_code == 0, result.output
     assert "5 case(s) resealed" in result.output
