@@ -139,9 +139,14 @@ def profile_case(
     closed_access_days: float,
 ) -> Case:
     """The case, if the actor may read its client profile now (and so refer the client
-    onward); otherwise it does not exist (404), as for any non-party."""
+    onward); otherwise it does not exist (404), as for any non-party.
+
+    The case row is read FOR SHARE (PostgreSQL): a referral made in the case and a
+    consent withdrawal or closure of it (which lock the row FOR UPDATE) take turns, so
+    the withdrawal cancels the new referral or the new referral sees the withdrawal.
+    """
     # Access implies being party to the case, so one query answers both.
-    case = session.get(Case, case_id)
+    case = session.get(Case, case_id, with_for_update={"read": True}, populate_existing=True)
     if case is None or not may_read_profile(
         session, actor=actor, case=case, now=now, closed_access_days=closed_access_days
     ):
