@@ -246,6 +246,49 @@ def openapi_command(path: Path | None) -> None:
         click.echo(f"wrote {path}")
 
 
+# -- Open Referral HSDS ---------------------------------------------------------------------
+@main.group("hsds")
+def hsds_group() -> None:
+    """Open Referral HSDS 3.1 feeds."""
+
+
+@hsds_group.command("validate")
+@click.argument("url")
+@click.option(
+    "--official-only", is_flag=True, help="Check the official 3.1 schemas, not the profile's."
+)
+@click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds a request.")
+def hsds_validate(url: str, official_only: bool, timeout: float) -> None:
+    """Check the HSDS feed at URL (its root, e.g. https://host/api/hsds) for conformance.
+
+    Fetches the first, a middle and the last page of each list endpoint and every item
+    they list, and checks each against the official compiled HSDS 3.1 schemas and the
+    Indonesian profile's. Exit 0 when all conform, 1 naming every finding.
+    """
+    import httpx
+
+    from .errors import NotFound
+    from .services.hsds import conformance, profile
+
+    config = _load_config(require_secret=False)
+    try:
+        profile.require_folder(config.hsds_dir)
+    except NotFound as error:
+        click.echo(f"referral-api: {error}", err=True)
+        sys.exit(2)
+    with httpx.Client(timeout=timeout, follow_redirects=True) as client:
+        report = conformance.check_feed(
+            client, url, hsds_dir=config.hsds_dir, with_profile=not official_only
+        )
+    for finding in report.findings:
+        click.echo(str(finding))
+    for skipped in report.skipped:
+        click.echo(f"not offered (optional): {skipped}")
+    verdict = "conforms" if report.ok else f"{len(report.findings)} finding(s)"
+    click.echo(f"{report.responses} responses, {report.objects} objects checked: {verdict}")
+    sys.exit(0 if report.ok else 1)
+
+
 # -- serving ------------------------------------------------------------------------------
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)

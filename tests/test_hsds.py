@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,7 +19,7 @@ from referral_api.cli import main
 from referral_api.config import DEFAULT_HSDS_DIR
 from referral_api.db import make_engine
 from referral_api.models import Location
-from referral_api.services.hsds import conformance, mapping
+from referral_api.services.hsds import conformance
 
 from .conftest import config_for
 
@@ -113,7 +112,7 @@ def test_a_service_only_at_a_safe_house_shows_its_regency_as_area(feed, demo_url
         ]
         only_hidden = []
         for site in hidden:
-            for service in site.organization and _services_at(session, site) or []:
+            for service in (site.organization and _services_at(session, site)) or []:
                 if all(loc.confidential for loc in service.locations):
                     only_hidden.append((service.id, site.region_code))
     engine.dispose()
@@ -131,6 +130,109 @@ def _services_at(session: Session, site: Location) -> list[Any]:
 
     return list(
         session.scalars(
-            select(Service).join(service_locations).where(service_locations.c.location_id == site.id)
+            select(Service)
+            .join(service_locations)
+            .where(service_locations.c.location_id == site.id)
         )
     )
+
+
+class FeedServer:
+    """A small HSDS feed on loopback serving fixed bodies (path -> JSON)."""
+
+    def __init__(self, bodies: dict[str, Any]) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                path = self.path.split("?")[0]
+                body = bodies.get(path)
+                payload = json.dumps(body).encode()
+                self.send_response(404 if body is None else 200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+
+    def __enter__(self) -> str:
+        import threading
+
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self.server.server_port}/hsds"
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+SERVICE_ID = "ac148810-d857-441c-9679-408f346de14b"
+
+
+def broken_feed() -> dict[str, Any]:
+    good = {"id": SERVICE_ID, "name": "Konseling", "status": "active"}
+    page = {
+        "total_items": 1,
+        "total_pages": 1,
+        "page_number": 1,
+        "size": 1,
+        "first_page": True,
+        "last_page": True,
+        "contents": [good],  # no `empty`: required since 3.1.1
+    }
+    item = {
+        **good,
+        "status": "open",  # not an HSDS status
+        "last_modified": "yesterday",  # not a date-time
+        "phones": [{"id": "p1", "number": "0812-3456"}],  # id not a UUID; not E.164
+        "service_areas": [
+            {"id": "b5a2a5b4-6ad4-4b8a-9a56-2d7c6d0c3f55", "name": "Kupang", "region_code": "53-71"}
+        ],
+    }
+    return {
+        "/hsds/": {"version": "3.1"},
+        "/hsds/services": page,
+        f"/hsds/services/{SERVICE_ID}": item,
+    }
+
+
+@requires_hsds
+def test_validate_names_every_nonconformity_of_a_feed_elsewhere() -> None:
+    with FeedServer(broken_feed()) as url:
+        result = CliRunner().invoke(main, ["hsds", "validate", url])
+        official = CliRunner().invoke(main, ["hsds", "validate", url, "--official-only"])
+    assert result.exit_code == 1, result.output
+    lines = result.output.splitlines()
+    assert any("[Page]" in line and "'empty' is a required property" in line for line in lines)
+    assert any("[official service] $.status" in line for line in lines)
+    assert any("[official service] $.last_modified" in line for line in lines)
+    assert any("[official service] $.phones[0].id" in line for line in lines)
+    assert any("[profile service] $.service_areas[0].region_code" in line for line in lines)
+    assert any("[profile service] $.phones[0].number" in line for line in lines)
+    # the optional endpoints the feed does not offer are named, not failed
+    assert "not offered (optional)" in result.output and "/hsds/organizations" in result.output
+    assert official.exit_code == 1
+    assert "[profile service]" not in official.output
+
+
+@requires_hsds
+def test_validate_passes_a_conforming_feed_over_http(demo_app) -> None:
+    # The demo feed over a real socket: served by werkzeug on loopback.
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, demo_app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        result = CliRunner().invoke(
+            main, ["hsds", "validate", f"http://127.0.0.1:{server.server_port}/api/hsds"]
+        )
+    finally:
+        server.shutdown()
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().endswith("conforms")
