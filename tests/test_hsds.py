@@ -18,7 +18,7 @@ from referral_api import create_app, migrate
 from referral_api.cli import main
 from referral_api.config import DEFAULT_HSDS_DIR
 from referral_api.db import make_engine
-from referral_api.models import Location
+from referral_api.models import Location, Service, service_locations
 from referral_api.services.hsds import conformance
 
 from .conftest import config_for
@@ -126,8 +126,6 @@ def test_a_service_only_at_a_safe_house_shows_its_regency_as_area(feed, demo_url
 
 
 def _services_at(session: Session, site: Location) -> list[Any]:
-    from referral_api.models import Service, service_locations
-
     return list(
         session.scalars(
             select(Service)
