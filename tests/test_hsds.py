@@ -14,7 +14,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from referral_api import create_app, migrate
+from referral_api import create_app
 from referral_api.cli import main
 from referral_api.config import DEFAULT_HSDS_DIR
 from referral_api.db import make_engine
@@ -28,15 +28,6 @@ requires_hsds = pytest.mark.skipif(
     reason=f"the official HSDS 3.1 schemas are not at {DEFAULT_HSDS_DIR} (REFERRAL_API_HSDS_DIR)",
 )
 BASE = "http://hsds.test/api/hsds"
-
-
-@pytest.fixture(scope="module")
-def demo_url(fresh_databases) -> str:
-    url = fresh_databases.new()
-    migrate.upgrade(url)
-    result = CliRunner().invoke(main, ["seed", "--demo"], env={"DATABASE_URL": url})
-    assert result.exit_code == 0, result.output
-    return url
 
 
 @pytest.fixture(scope="module")
