@@ -252,6 +252,27 @@ def hsds_group() -> None:
     """Open Referral HSDS 3.1 feeds."""
 
 
+@hsds_group.command("export")
+@click.argument("path", type=click.Path(path_type=Path))
+def hsds_export(path: Path) -> None:
+    """Write the public directory to PATH (a directory, or a .zip file) as an HSDS 3.1
+    tabular data package, then check it with frictionless (exit 1 naming each problem)."""
+    from .services.hsds import export
+
+    app = _app(require_secret=False)
+    hsds_dir = app.config["REFERRAL_API"].hsds_dir
+    with app.app_context(), db.unit_of_work() as session:
+        report = _run_domain(lambda: export.export(session, path=path, hsds_dir=hsds_dir))
+    for table, count in report.rows.items():
+        click.echo(f"{export.TABLES[table]}: {count} rows")
+    problems = export.check_package(path)
+    for problem in problems:
+        click.echo(f"invalid: {problem}", err=True)
+    if problems:
+        sys.exit(1)
+    click.echo(f"wrote {path} (valid by frictionless)")
+
+
 @hsds_group.command("validate")
 @click.argument("url")
 @click.option(

@@ -225,3 +225,42 @@ def test_validate_passes_a_conforming_feed_over_http(demo_app) -> None:
         server.shutdown()
     assert result.exit_code == 0, result.output
     assert result.output.strip().endswith("conforms")
+
+
+@requires_hsds
+def test_export_is_a_valid_data_package_without_confidential_sites(
+    demo_url, tmp_path, confidential
+) -> None:
+    for target in (tmp_path / "package", tmp_path / "package.zip"):
+        result = CliRunner().invoke(
+            main, ["hsds", "export", str(target)], env={"DATABASE_URL": demo_url}
+        )
+        assert result.exit_code == 0, result.output
+        assert "valid by frictionless" in result.output
+    files = {p.name: p.read_text(encoding="utf-8") for p in (tmp_path / "package").iterdir()}
+    assert {"datapackage.json", "services.csv", "service_capacity.csv", "units.csv"} <= set(files)
+    services = files["services.csv"].splitlines()
+    assert len(services) == 1 + get_total(demo_url, "/services")
+    for text in files.values():
+        for secret in confidential["ids"] | confidential["texts"]:
+            assert secret not in text
+
+
+def get_total(demo_url: str, path: str) -> int:
+    app = create_app(config_for(demo_url))
+    with httpx.Client(transport=httpx.WSGITransport(app=app)) as client:
+        return int(get(client, path)["total_items"])
+
+
+@requires_hsds
+def test_export_check_names_a_broken_package(demo_url, tmp_path) -> None:
+    from referral_api.services.hsds import export
+
+    target = tmp_path / "package"
+    CliRunner().invoke(main, ["hsds", "export", str(target)], env={"DATABASE_URL": demo_url})
+    services = target / "services.csv"
+    lines = services.read_text(encoding="utf-8").splitlines()
+    lines[1] = lines[1].replace(lines[1].split(",")[1], "not-an-organization", 1)
+    services.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    problems = export.check_package(target)
+    assert any(p.startswith("service: row 2:") for p in problems), problems

@@ -170,6 +170,11 @@ def organization(org: Organization) -> dict[str, Any]:
     return data
 
 
+def phones_of(org: Organization) -> list[dict[str, Any]]:
+    """The organization's phones and hotlines."""
+    return _phones(organization_phones(org), organization_id=str(org.id))
+
+
 def organization_full(
     org: Organization,
     *,
@@ -177,7 +182,7 @@ def organization_full(
     services: list[dict[str, Any]],
 ) -> dict[str, Any]:
     data = organization(org)
-    data["phones"] = _phones(organization_phones(org), organization_id=str(org.id))
+    data["phones"] = phones_of(org)
     data["locations"] = locations
     data["services"] = services
     return data

@@ -183,26 +183,31 @@ def list_organizations(session: Session, *, query: Query) -> Page[Organization]:
     return paginate(session, stmt, page=query.page, per_page=query.per_page)
 
 
+def public_sites(
+    session: Session, *, organization_id: uuid.UUID | None = None
+) -> list[directory.LocationView]:
+    """The sites the public may see (of one organization, if given)."""
+    stmt = select(Location).where(_public_site()).order_by(Location.name, Location.id)
+    if organization_id is not None:
+        stmt = stmt.where(Location.organization_id == organization_id)
+    return [directory.view_location(PUBLIC, site) for site in session.scalars(stmt)]
+
+
+def site_codes(sites: list[directory.LocationView]) -> set[str]:
+    """The region codes (with their ancestors) the sites' addresses name."""
+    return {code for s in sites if s.region_code for code in regions.ancestors_of(s.region_code)}
+
+
 def organization_full(session: Session, *, organization_id: uuid.UUID) -> dict[str, Any]:
     """An organization with its public sites and its services."""
     org = directory.get_organization(session, organization_id=organization_id)
-    services = list_services(
-        session, query=Query(organization_id=org.id, per_page=EVERYTHING)
-    ).items
-    sites = session.scalars(
-        select(Location)
-        .where(Location.organization_id == org.id, _public_site())
-        .order_by(Location.name, Location.id)
-    ).all()
-    views = [directory.view_location(PUBLIC, site) for site in sites]
-    names = region_names(
-        session,
-        {code for v in views if v.region_code for code in regions.ancestors_of(v.region_code)},
-    )
+    services = list_services(session, query=Query(organization_id=org.id, per_page=EVERYTHING))
+    sites = public_sites(session, organization_id=org.id)
+    names = region_names(session, site_codes(sites))
     return mapping.organization_full(
         org,
-        locations=[mapping.location(v, names) for v in views],
-        services=[mapping.service(record) for record in services],
+        locations=[mapping.location(site, names) for site in sites],
+        services=[mapping.service(record) for record in services.items],
     )
 
 
