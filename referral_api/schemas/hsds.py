@@ -11,7 +11,9 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from ..services.pagination import MAX_PER_PAGE
+from ..vocabularies import SERVICE_STATUSES
 from .common import Instant
+from .directory import LocationCreateSchema, OrganizationCreateSchema, ServiceCreateSchema
 
 HSDS_OBJECT = {"type": "object", "description": "An HSDS 3.1 object (see /api/hsds/schema/)."}
 
@@ -77,3 +79,37 @@ class HsdsMetaSchema(Schema):
     description = fields.String()
     publisher = fields.Dict()
     schemas_url = fields.String()
+
+
+class ServiceImportSchema(ServiceCreateSchema):
+    status = fields.String(validate=validate.OneOf(SERVICE_STATUSES))
+
+
+IMPORT_SCHEMAS: dict[str, Schema] = {
+    "organization": OrganizationCreateSchema(),
+    "location": LocationCreateSchema(),
+    "service": ServiceImportSchema(),
+}
+
+
+def check_import(kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    """What the API's request schema finds wrong with an imported entity (hsds.loading)."""
+    errors: dict[str, Any] = IMPORT_SCHEMAS[kind].validate(data)
+    return errors
+
+
+class ImportArgsSchema(Schema):
+    dry_run = fields.Boolean(load_default=False, metadata={"description": "Check only."})
+    source = fields.String(
+        load_default="api",
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "Recorded as the imported entries' source."},
+    )
+
+
+class ImportReportSchema(Schema):
+    dry_run = fields.Boolean()
+    changed = fields.Boolean(metadata={"description": "false: the import changed nothing."})
+    created = fields.Dict(keys=fields.String(), values=fields.Integer())
+    updated = fields.Dict(keys=fields.String(), values=fields.Integer())
+    unchanged = fields.Dict(keys=fields.String(), values=fields.Integer())

@@ -73,6 +73,11 @@ _REGION = _field(
     constraints={"pattern": r"ID|[0-9]{2}(\.[0-9]{2}(\.[0-9]{2}(\.[0-9]{4})?)?)?"},
 )
 PROFILE_FIELDS = {
+    "organization": [
+        _field("organization_type", description="Profile: the organization type."),
+        {**_REGION, "description": "Profile: the home region's Kemendagri code."},
+        _field("level", description="Profile: national, provincial, regency, international."),
+    ],
     "service_area": [_REGION],
     "address": [_REGION],
     "taxonomy_term": [

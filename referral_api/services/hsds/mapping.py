@@ -160,7 +160,13 @@ def organization(org: Organization) -> dict[str, Any]:
         "id": str(org.id),
         "name": org.name,
         "description": org.description or "",
+        # Profile fields: the directory's organization type and home region.
+        "organization_type": org.type,
     }
+    if org.region_code:
+        data["region_code"] = org.region_code
+    if org.level:
+        data["level"] = org.level
     if org.aliases:
         data["alternate_name"] = ", ".join(org.aliases)
     if org.email:
