@@ -108,9 +108,15 @@ class Loader:
     def __init__(self, session: Session, *, actor: Actor, check: Check, source: str) -> None:
         self.session, self.actor, self.check, self.source = session, actor, check, source
         self.problems: list[Problem] = []
+        # Entities with a problem (their own or a child row's) are not loaded, nor is
+        # anything that refers to them: one mistake is reported once.
+        self.blamed: set[uuid.UUID] = set()
+        self.current: uuid.UUID | None = None
 
     def fail(self, row: Row, column: str, rule: str) -> None:
         self.problems.append(Problem(row.file, row.where, column, rule))
+        if self.current is not None:
+            self.blamed.add(self.current)
 
     # -- rows to entities -----------------------------------------------------------------
 
@@ -127,9 +133,7 @@ class Loader:
                 first = seen.get(row_id)
                 if first is None:
                     seen[row_id] = row
-                elif row.where.startswith("$") and first.values == row.values:
-                    continue
-                else:
+                elif not (row.where.startswith("$") and _merge(first.values, row.values)):
                     self.fail(row, "id", f"duplicated id: also {first.file} {first.where}")
             tables[table] = seen
         return tables
@@ -181,6 +185,7 @@ class Loader:
         phones = self.children(tables, "phone", "organization_id", known)
         entities = []
         for org_id, row in tables["organization"].items():
+            self.current = org_id
             v = row.values
             data: dict[str, Any] = {
                 "name": v.get("name"),
@@ -209,6 +214,7 @@ class Loader:
         addresses = self.children(tables, "address", "location_id", known)
         entities = []
         for location_id, row in tables["location"].items():
+            self.current = location_id
             org_id = self.uuid_of(row, "organization_id")
             if org_id is not None and org_id not in orgs:
                 self.fail(row, "organization_id", f"broken reference: no such record {org_id}")
@@ -248,10 +254,18 @@ class Loader:
         terms = self.service_type_terms(tables)
         entities = []
         for service_id, row in tables["service"].items():
+            self.current = service_id
             org_id = self.uuid_of(row, "organization_id")
             if org_id is not None and org_id not in orgs:
                 self.fail(row, "organization_id", f"broken reference: no such record {org_id}")
             entity = Entity("service", service_id, row, self.service_data(row, org_id))
+            entity.origins = {
+                "eligibility.age_min": (row, "minimum_age"),
+                "eligibility.age_max": (row, "maximum_age"),
+                "eligibility.notes": (row, "eligibility_description"),
+                "fees": (row, "fees_description"),
+                "service_types": (row, "attributes (service type terms)"),
+            }
             self.service_links(entity, by, terms, tables, sites)
             entities.append(entity)
         return entities
@@ -321,6 +335,10 @@ class Loader:
             site = self.uuid_of(pair, "location_id")
             if site is not None and site not in sites:
                 self.fail(pair, "location_id", f"broken reference: no such record {site}")
+            site_row = tables["location"].get(site) if site else None
+            site_org = site_row.values.get("organization_id") if site_row else None
+            if site_org is not None and site_org != row_org(entity):
+                self.fail(pair, "location_id", "a site of another organization")
             entity.origins[f"location_ids.{i}"] = (pair, "location_id")
             data["location_ids"].append(str(site))
         if by["service_at_location"].get(sid):
@@ -335,9 +353,9 @@ class Loader:
             self.fail(row, "unit_id", f"broken reference: no such record {unit_id}")
         elif unit is not None and unit.values.get("name") != "bed":
             self.fail(row, "unit_id", "the profile counts capacity in beds (unit name 'bed')")
-        available = self.number(row, "available", int)
-        if available is None and "available" not in {p.field for p in self.problems}:
+        if row.values.get("available") is None:
             self.fail(row, "available", "required")
+        available = self.number(row, "available", int)
         entity.data["capacity"] = {
             "beds_available": available,
             "beds_total": self.number(row, "maximum", int),
@@ -355,6 +373,7 @@ class Loader:
 
     def shape(self, entity: Entity) -> bool:
         """The API's request schema's verdict on the entity; False if it found problems."""
+        self.current = entity.id
         before = len(self.problems)
         data = {k: v for k, v in entity.data.items() if k != "status" or entity.kind == "service"}
         for path, message in _flat(self.check(entity.kind, data)):
@@ -375,6 +394,7 @@ class Loader:
         existing = regions.existing_codes(self.session, list(wanted))
         for code in sorted(set(wanted) - existing):
             for entity, path in wanted[code]:
+                self.current = entity.id
                 row, column = entity.origin(path)
                 self.fail(row, column, f"unknown Kemendagri region code {code!r}")
 
@@ -382,6 +402,7 @@ class Loader:
 
     def load(self, entity: Entity, report: ImportReport) -> None:
         """Create or update one entity through the directory (in a savepoint)."""
+        self.current = entity.id
         try:
             with self.session.begin_nested():
                 outcome = LOADERS[entity.kind](self, entity)
@@ -488,6 +509,28 @@ LOADERS: dict[str, Callable[[Loader, Entity], str]] = {
 }
 
 
+def row_org(entity: Entity) -> Any:
+    """The organization id of a service's row, as the package spells it."""
+    return entity.row.values.get("organization_id")
+
+
+def _refers_to(entity: Entity, blamed: set[uuid.UUID]) -> bool:
+    """Whether the entity, or an entity it refers to, has a problem."""
+    if entity.id in blamed:
+        return True
+    refs = {str(entity.data.get("organization_id"))}
+    refs.update(str(i) for i in entity.data.get("location_ids", []))
+    return bool(refs & {str(b) for b in blamed})
+
+
+def _merge(first: dict[str, Any], again: dict[str, Any]) -> bool:
+    """Merge a repeat of a nested JSON object into its first row; False on a conflict."""
+    if any(first.get(k) is not None and v is not None and first[k] != v for k, v in again.items()):
+        return False
+    first.update({k: v for k, v in again.items() if first.get(k) is None})
+    return True
+
+
 def _beds(capacity: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if capacity is None:
         return None
@@ -526,13 +569,13 @@ def import_package(
     org_ids |= _existing(session, Organization, tables, "service")
     services = loader.services(tables, org_ids, site_ids)
     entities = orgs + sites + services
-    valid = [entity for entity in entities if loader.shape(entity)]
-    loader.known_regions(valid)
+    for entity in entities:
+        loader.shape(entity)
+    loader.known_regions(entities)
     report = ImportReport(dry_run=dry_run)
     savepoint = session.begin_nested()
-    failed = {(p.file, p.where) for p in loader.problems}
     for done, entity in enumerate(entities, start=1):
-        if (entity.row.file, entity.row.where) not in failed and not loader.problems:
+        if not _refers_to(entity, loader.blamed):
             loader.load(entity, report)
         if progress is not None:
             progress(done, len(entities))
