@@ -107,6 +107,7 @@ def register_resources(app: Flask, *, cors_origins: tuple[str, ...] = ("*",)) ->
         cases,
         events,
         hsds,
+        imports,
         locations,
         me,
         ops,
@@ -134,6 +135,7 @@ def register_resources(app: Flask, *, cors_origins: tuple[str, ...] = ("*",)) ->
         events,
         webhooks,
         hsds,
+        imports,
     ):
         api.register_blueprint(module.blp)
     app.register_blueprint(

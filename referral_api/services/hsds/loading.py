@@ -114,7 +114,9 @@ class Loader:
         self.current: uuid.UUID | None = None
 
     def fail(self, row: Row, column: str, rule: str) -> None:
-        self.problems.append(Problem(row.file, row.where, column, rule))
+        problem = Problem(row.file, row.where, column, rule)
+        if problem not in self.problems:  # two validators of a field may say the same
+            self.problems.append(problem)
         if self.current is not None:
             self.blamed.add(self.current)
 
@@ -167,7 +169,9 @@ class Loader:
     def children(
         self, tables: dict[str, dict[uuid.UUID, Row]], table: str, key: str, parents: set[Any]
     ) -> dict[uuid.UUID, list[Row]]:
-        """A child table's rows by parent id; a row whose parent is missing is a problem."""
+        """A child table's rows by parent id; a row whose parent is missing is a problem
+        (its own: the row is left out, the parent is not blamed)."""
+        self.current = None
         found: dict[uuid.UUID, list[Row]] = {}
         for row in tables[table].values():
             parent = self.uuid_of(row, key)
@@ -205,6 +209,9 @@ class Loader:
                 kind = "hotlines" if phone.values.get("description") == HOTLINE else "phones"
                 entity.origins[f"{kind}.{len(data[kind])}"] = (phone, "number")
                 data[kind].append(phone.values.get("number"))
+            if row.where.startswith("$") and org_id not in phones:
+                # A JSON organization nested in a service carries no phones: keep them.
+                del data["phones"], data["hotlines"]
             entities.append(entity)
         return entities
 
@@ -577,6 +584,7 @@ def import_package(
     for done, entity in enumerate(entities, start=1):
         if not _refers_to(entity, loader.blamed):
             loader.load(entity, report)
+
         if progress is not None:
             progress(done, len(entities))
     if loader.problems or dry_run:
