@@ -3,8 +3,10 @@ the list parameters and the profile."""
 
 from __future__ import annotations
 
+import csv
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,7 +16,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from referral_api import create_app
+from referral_api import create_app, migrate
 from referral_api.cli import main
 from referral_api.config import DEFAULT_HSDS_DIR
 from referral_api.db import make_engine
@@ -264,3 +266,33 @@ def test_export_check_names_a_broken_package(demo_url, tmp_path) -> None:
     services.write_text("\n".join(lines) + "\n", encoding="utf-8")
     problems = export.check_package(target)
     assert any(p.startswith("service: row 2:") for p in problems), problems
+
+
+@requires_hsds
+def test_round_trip_export_import_export_gives_the_same_files(
+    demo_url, fresh_databases, tmp_path
+) -> None:
+    """Export the demo directory, import it into an empty database, export again: the
+    same files, order-normalized, but for `last_modified` (when the copy was written)."""
+    empty = fresh_databases.new()
+    migrate.upgrade(empty)
+    runner = CliRunner()
+    assert runner.invoke(main, ["seed"], env={"DATABASE_URL": empty}).exit_code == 0
+    first, second = tmp_path / "first", tmp_path / "second"
+    runner.invoke(main, ["hsds", "export", str(first)], env={"DATABASE_URL": demo_url})
+    loaded = runner.invoke(main, ["hsds", "import", str(first)], env={"DATABASE_URL": empty})
+    assert loaded.exit_code == 0, loaded.output
+    assert "created 288 service(s)" in loaded.output
+    again = runner.invoke(main, ["hsds", "import", str(first)], env={"DATABASE_URL": empty})
+    assert "nothing to do" in again.output
+    runner.invoke(main, ["hsds", "export", str(second)], env={"DATABASE_URL": empty})
+    for path in sorted(first.iterdir()):
+        assert normalized(path) == normalized(second / path.name), path.name
+
+
+def normalized(path: Path) -> Any:
+    if path.suffix == ".json":
+        return json.loads(path.read_text(encoding="utf-8"))
+    with path.open(encoding="utf-8", newline="") as f:
+        rows = [dict(row, last_modified=None) for row in csv.DictReader(f)]
+    return sorted(rows, key=lambda row: json.dumps(row, sort_keys=True))
