@@ -246,6 +246,116 @@ def openapi_command(path: Path | None) -> None:
         click.echo(f"wrote {path}")
 
 
+# -- Open Referral HSDS ---------------------------------------------------------------------
+@main.group("hsds")
+def hsds_group() -> None:
+    """Open Referral HSDS 3.1 feeds."""
+
+
+@hsds_group.command("export")
+@click.argument("path", type=click.Path(path_type=Path))
+def hsds_export(path: Path) -> None:
+    """Write the public directory to PATH (a directory, or a .zip file) as an HSDS 3.1
+    tabular data package, then check it with frictionless (exit 1 naming each problem)."""
+    from .services.hsds import export
+
+    app = _app(require_secret=False)
+    hsds_dir = app.config["REFERRAL_API"].hsds_dir
+    with app.app_context(), db.unit_of_work() as session:
+        report = _run_domain(lambda: export.export(session, path=path, hsds_dir=hsds_dir))
+    for table, count in report.rows.items():
+        click.echo(f"{export.TABLES[table]}: {count} rows")
+    problems = export.check_package(path)
+    for problem in problems:
+        click.echo(f"invalid: {problem}", err=True)
+    if problems:
+        sys.exit(1)
+    click.echo(f"wrote {path} (valid by frictionless)")
+
+
+@hsds_group.command("import")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Check everything, write nothing.")
+@click.option("--source", help="Recorded as the entries' source (default: hsds:<file name>).")
+def hsds_import(path: Path, dry_run: bool, source: str | None) -> None:
+    """Load an HSDS package (a directory or .zip of CSV files, or JSON / ndjson of
+    services or organizations) into the directory, all or nothing; exit 2 naming every
+    problem by file, row and field."""
+    from rich.progress import Progress
+
+    from .schemas.hsds import check_import
+    from .services.hsds import loading, package
+
+    app = _app(require_secret=False)
+    read = _run_domain(lambda: package.read(path))
+    with Progress(transient=True) as bar:
+        task = bar.add_task("importing", total=read.size)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        try:
+            with app.app_context(), db.unit_of_work() as session:
+                report = loading.import_package(
+                    session,
+                    actor=Actor.system(),
+                    package=read,
+                    check=check_import,
+                    source=source or f"hsds:{path.name}",
+                    dry_run=dry_run,
+                    progress=advance,
+                )
+        except loading.ImportRefused as refused:
+            for problem in refused.problems:
+                click.echo(f"error: {problem}", err=True)
+            click.echo(f"refused: {len(refused.problems)} problem(s); nothing written", err=True)
+            sys.exit(2)
+    for outcome in ("created", "updated", "unchanged"):
+        for kind, count in sorted(getattr(report, outcome).items()):
+            click.echo(f"{outcome} {count} {kind}(s)")
+    if dry_run:
+        click.echo("dry run: nothing written")
+    elif not report.changed:
+        click.echo("nothing to do: everything was already in the directory")
+
+
+@hsds_group.command("validate")
+@click.argument("url")
+@click.option(
+    "--official-only", is_flag=True, help="Check the official 3.1 schemas, not the profile's."
+)
+@click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds a request.")
+def hsds_validate(url: str, official_only: bool, timeout: float) -> None:
+    """Check the HSDS feed at URL (its root, e.g. https://host/api/hsds) for conformance.
+
+    Fetches the first, a middle and the last page of each list endpoint and every item
+    they list, and checks each against the official compiled HSDS 3.1 schemas and the
+    Indonesian profile's. Exit 0 when all conform, 1 naming every finding.
+    """
+    import httpx
+
+    from .errors import NotFound
+    from .services.hsds import conformance, profile
+
+    config = _load_config(require_secret=False)
+    try:
+        profile.require_folder(config.hsds_dir)
+    except NotFound as error:
+        click.echo(f"referral-api: {error}", err=True)
+        sys.exit(2)
+    with httpx.Client(timeout=timeout, follow_redirects=True) as client:
+        report = conformance.check_feed(
+            client, url, hsds_dir=config.hsds_dir, with_profile=not official_only
+        )
+    for finding in report.findings:
+        click.echo(str(finding))
+    for skipped in report.skipped:
+        click.echo(f"not offered (optional): {skipped}")
+    verdict = "conforms" if report.ok else f"{len(report.findings)} finding(s)"
+    click.echo(f"{report.responses} responses, {report.objects} objects checked: {verdict}")
+    sys.exit(0 if report.ok else 1)
+
+
 # -- serving ------------------------------------------------------------------------------
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)

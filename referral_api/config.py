@@ -42,6 +42,11 @@ class ConfigError(Exception):
     """The environment does not describe a runnable service."""
 
 
+# The official Open Referral HSDS 3.1 schemas (never copied into the project): beside the
+# repository, in the shared folder, unless REFERRAL_API_HSDS_DIR says where.
+DEFAULT_HSDS_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "hsds-3.1"
+
+
 def default_database_url() -> str:
     instance = Path.cwd() / "instance"
     return f"sqlite:///{instance / 'referral-api.sqlite3'}"
@@ -73,6 +78,7 @@ class Config:
     body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S
     request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S
     shutdown_timeout_s: float = DEFAULT_SHUTDOWN_TIMEOUT_S
+    hsds_dir: Path = DEFAULT_HSDS_DIR
 
     @classmethod
     def from_env(
@@ -135,6 +141,7 @@ class Config:
             rate_limit_storage_uri=env.get("REFERRAL_API_RATE_LIMIT_STORAGE_URI", "").strip()
             or "memory://",
             audit_signing_key=parse_signing_key(env.get("REFERRAL_API_AUDIT_SIGNING_KEY", "")),
+            hsds_dir=Path(env.get("REFERRAL_API_HSDS_DIR", "").strip() or DEFAULT_HSDS_DIR),
             cors_origins=tuple(
                 origin.strip()
                 for origin in env.get("REFERRAL_API_CORS_ORIGINS", "*").split(",")

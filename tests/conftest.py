@@ -249,6 +249,20 @@ def directory_entry(session: Session) -> Callable[..., dict[str, Any]]:
     return make
 
 
+@pytest.fixture(scope="module")
+def demo_url(fresh_databases: FreshDatabases) -> str:
+    """A fresh database with the demo directory, seeded through the CLI (one per module)."""
+    url = fresh_databases.new()
+    migrate.upgrade(url)
+    from click.testing import CliRunner
+
+    from referral_api.cli import main
+
+    result = CliRunner().invoke(main, ["seed", "--demo"], env={"DATABASE_URL": url})
+    assert result.exit_code == 0, result.output
+    return url
+
+
 @pytest.fixture
 def chain_url(fresh_databases: FreshDatabases) -> str:
     """A fresh database with a chain of 6 events (tokens created through the CLI)."""

@@ -7,7 +7,6 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from referral_api import migrate
 from referral_api.cli import main
 from referral_api.db import make_engine
 from referral_api.models import (
@@ -32,15 +31,6 @@ PROVINCES = {
     "12": "Sumatera Utara",
     "71": "Sulawesi Utara",
 }
-
-
-@pytest.fixture(scope="module")
-def demo_url(fresh_databases) -> str:
-    url = fresh_databases.new()
-    migrate.upgrade(url)
-    result = CliRunner().invoke(main, ["seed", "--demo"], env={"DATABASE_URL": url})
-    assert result.exit_code == 0, result.output
-    return url
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ transaction has committed, and always a larger one than any handed out before.
 written before this revision take their position as their `seq`.
 
 Revision ID: 20261129_0014
-Revises: 20261129_0009
+Revises: 20261129_0013
 Create Date: 2026-11-29
 """
 
@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "20261129_0014"
-down_revision: str | None = "20261129_0009"
+down_revision: str | None = "20261129_0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -66,6 +66,8 @@ class Organization(Base):
     languages: Mapped[list[str]] = mapped_column(JSONType, default=list)
     status: Mapped[str] = mapped_column(String(20), default="active")
     demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Where the entry came from when it was imported (an HSDS package, `hsds import`).
+    source: Mapped[str | None] = mapped_column(String(300))
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     # The principal who checked the entry (a plain id: principals also point at organizations).
     verified_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
@@ -150,6 +152,8 @@ class Service(Base):
     capacity_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(20), default="active")
     demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Where the entry came from when it was imported (an HSDS package, `hsds import`).
+    source: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -71,6 +71,7 @@ api = ReferralApi()
 # The public directory, readable from any web page; nothing else is offered cross-origin.
 PUBLIC_READS = (
     r"^/api/v1/(organizations|services|locations|regions|service-types|organization-types)(/.*)?$"
+    r"|^/api/hsds/.*$"
 )
 
 
@@ -105,6 +106,8 @@ def register_resources(app: Flask, *, cors_origins: tuple[str, ...] = ("*",)) ->
         audit,
         cases,
         events,
+        hsds,
+        imports,
         locations,
         me,
         ops,
@@ -131,6 +134,8 @@ def register_resources(app: Flask, *, cors_origins: tuple[str, ...] = ("*",)) ->
         audit,
         events,
         webhooks,
+        hsds,
+        imports,
     ):
         api.register_blueprint(module.blp)
     app.register_blueprint(

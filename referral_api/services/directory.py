@@ -529,6 +529,7 @@ SERVICE_COLUMNS = (
     "fees",
     "hours",
     "status",
+    "source",  # set by an import only (hsds.loading); the API's schemas do not take it
 )
 
 
@@ -623,6 +624,8 @@ def create_service(
     organization = get_organization(session, organization_id=data["organization_id"])
     authorize_write(actor, organization.id)
     service = Service(organization_id=organization.id, demo=demo, status="active")
+    if "id" in data:  # an imported service keeps its HSDS id (hsds.loading)
+        service.id = data["id"]
     service.organization = organization
     service.genders, service.languages = [], []
     for key, value in _service_values(data).items():
