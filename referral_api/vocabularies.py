@@ -335,6 +335,10 @@ ORGANIZATION_TYPE_CODES = frozenset(t.code for t in ORGANIZATION_TYPES)
 ORGANIZATION_LEVELS = ("national", "provincial", "regency", "international")
 ORGANIZATION_STATUSES = ("active", "inactive")
 SERVICE_STATUSES = ("active", "inactive", "temporarily_closed")
+# HL7 SDOH IG capacity statuses; `capacity` and `no-capacity` follow from the free beds,
+# the other two a service declares.
+CAPACITY_STATUSES = ("capacity", "no-capacity", "waitlist", "additional-assessment-required")
+DECLARED_CAPACITY_STATUSES = ("waitlist", "additional-assessment-required")
 LOCATION_STATUSES = ("active", "inactive")
 GENDERS = ("female", "male", "transgender_nonconforming", "unknown")
 REGION_LEVELS = ("country", "province", "regency", "district")
