@@ -335,6 +335,12 @@ class ScheduleSpanSchema(Schema):
 
     @validates_schema
     def _not_empty(self, data: dict[str, Any], **_: Any) -> None:
+        # A partial update of the service (PATCH) still replaces whole spans.
+        missing = {"byday", "opens_at", "closes_at"} - set(data)
+        if missing:
+            raise ValidationError(
+                {name: ["Missing data for required field."] for name in sorted(missing)}
+            )
         if data.get("opens_at") == data.get("closes_at"):
             raise ValidationError(
                 "A span opens and closes at different times: for a whole day use "

@@ -16,6 +16,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from geopy.adapters import URLLibAdapter
 from geopy.exc import GeopyError
 from geopy.geocoders import Nominatim
 from rapidfuzz import fuzz, process
@@ -172,6 +173,9 @@ class Geocoder:
             scheme=parts.scheme or "https",
             timeout=self.timeout_s,
             user_agent="referral-api",
+            # One attempt: geopy's requests adapter retries a timeout twice, which would
+            # hold the search for three timeouts.
+            adapter_factory=URLLibAdapter,
         )
         try:
             found = geocoder.geocode(text, exactly_one=True, country_codes="id")
