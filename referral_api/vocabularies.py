@@ -380,6 +380,9 @@ STATUS_REASONS = (
     "client_declined",
     "duplicate",
     "other",
+    # Set by shelter offers: another service of the offer accepted, or nobody in time.
+    "filled_elsewhere",
+    "expired",
 )
 # Service types whose service must start within REFERRAL_API_START_DAYS (UU 21/2007).
 START_DEADLINE_TYPES = ("social_rehabilitation", "repatriation", "reintegration")

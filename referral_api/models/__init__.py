@@ -12,7 +12,14 @@ from .organization import (
     service_locations,
 )
 from .principal import Principal, Role
-from .referral import Case, IdempotencyKey, Referral, ReferralEvent, ReferralRegion
+from .referral import (
+    Case,
+    IdempotencyKey,
+    Referral,
+    ReferralEvent,
+    ReferralOffer,
+    ReferralRegion,
+)
 from .region import OrganizationType, Region, ServiceType
 from .search import SearchEntry
 from .webhooks import WebhookAttempt, WebhookDelivery, WebhookSubscription
@@ -34,6 +41,7 @@ __all__ = [
     "Principal",
     "Referral",
     "ReferralEvent",
+    "ReferralOffer",
     "ReferralRegion",
     "Region",
     "Role",

@@ -97,6 +97,9 @@ class ReferralSchema(Schema):
     id = fields.UUID()
     case_id = fields.UUID()
     parent_referral_id = fields.UUID(allow_none=True)
+    offer_id = fields.UUID(
+        allow_none=True, metadata={"description": "The shelter offer it was sent in."}
+    )
     kind = fields.String()
     from_organization_id = fields.UUID()
     from_principal_id = fields.UUID()

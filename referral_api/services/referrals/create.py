@@ -26,9 +26,15 @@ from .visibility import readable_case
 
 
 def create_referral(
-    session: Session, *, actor: Actor, settings: Settings, data: Mapping[str, Any]
+    session: Session,
+    *,
+    actor: Actor,
+    settings: Settings,
+    data: Mapping[str, Any],
+    offer_id: uuid.UUID | None = None,
 ) -> ReferralRecord:
-    """Send a referral, on an existing case or with a new one owned by the sender."""
+    """Send a referral, on an existing case or with a new one owned by the sender (as
+    one of the referrals of a shelter offer, with `offer_id`)."""
     if actor.role not in WRITERS or actor.organization_id is None:
         raise Forbidden("Only caseworkers and org_admins of an organization send referrals.")
     now = utcnow()
@@ -93,6 +99,7 @@ def create_referral(
         id=uuid.uuid4(),
         case_id=case_id,
         parent_referral_id=parent.id if parent else None,
+        offer_id=offer_id,
         kind=data["kind"],
         from_organization_id=actor.organization_id,
         from_principal_id=_principal_id(actor),
