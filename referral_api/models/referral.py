@@ -70,9 +70,7 @@ class Referral(Base):
         ForeignKey("referrals.id"), index=True
     )
     # A shelter offer: the same request sent to several services, the first to accept wins.
-    offer_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("referral_offers.id"), index=True
-    )
+    offer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("referral_offers.id"), index=True)
     kind: Mapped[str] = mapped_column(String(10))
     from_organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"))
     from_principal_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("principals.id"))

@@ -70,25 +70,7 @@ def create_referral(
 
     connection = session.connection()
     if case is None:
-        case_id = uuid.uuid4()
-        connection.execute(
-            INSERT_CASE,
-            {
-                "id": case_id,
-                "reference": data["case"].get("reference"),
-                "owner_organization_id": actor.organization_id,
-                "client_ciphertext": crypto.seal(settings.secret_key, case_id, dict(client)),
-                "created_by": actor.principal_id,
-            },
-        )
-        audit.record(
-            session,
-            actor=actor,
-            action="case.create",
-            entity_type="case",
-            entity_id=case_id,
-            summary={"owner_organization_id": str(actor.organization_id)},
-        )
+        case_id = open_case(session, actor=actor, settings=settings, case=data["case"])
     else:
         case_id = case.id
 
@@ -161,6 +143,32 @@ def create_referral(
     )
     events.referral_created(session, referral=referral)
     return referral
+
+
+def open_case(
+    session: Session, *, actor: Actor, settings: Settings, case: Mapping[str, Any]
+) -> uuid.UUID:
+    """Write a new case owned by the actor's organization, its client profile sealed."""
+    case_id = uuid.uuid4()
+    session.connection().execute(
+        INSERT_CASE,
+        {
+            "id": case_id,
+            "reference": case.get("reference"),
+            "owner_organization_id": actor.organization_id,
+            "client_ciphertext": crypto.seal(settings.secret_key, case_id, dict(case["client"])),
+            "created_by": actor.principal_id,
+        },
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="case.create",
+        entity_type="case",
+        entity_id=case_id,
+        summary={"owner_organization_id": str(actor.organization_id)},
+    )
+    return case_id
 
 
 def _principal_id(actor: Actor) -> uuid.UUID:

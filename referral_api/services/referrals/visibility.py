@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import ColumnElement, exists, or_, select, true
+from sqlalchemy import ColumnElement, and_, exists, or_, select, true
 from sqlalchemy.orm import Session
 
 from ...errors import NotFound
@@ -34,6 +34,41 @@ def party_clause(organization_id: uuid.UUID) -> ColumnElement[bool]:
             ),
         ),
     )
+
+
+# The statuses of a referral whose receiver has taken the client on.
+TAKEN_ON = ("accepted", "in-progress", "on-hold", "completed", "failed")
+
+
+def profile_reader_clause(organization_id: uuid.UUID) -> ColumnElement[bool]:
+    """SQL on Case: the organization may open the client profile. As `party_clause`,
+    except that a receiver of a shelter offer's referral reads it only once it has taken
+    the client on: until then the de-identified summary, and a receiver the offer
+    cancelled (filled elsewhere, expired) never."""
+    return or_(
+        Case.owner_organization_id == organization_id,
+        exists().where(
+            Referral.case_id == Case.id,
+            Referral.status != "entered-in-error",
+            or_(
+                Referral.from_organization_id == organization_id,
+                and_(
+                    Referral.to_organization_id == organization_id,
+                    or_(Referral.offer_id.is_(None), Referral.status.in_(TAKEN_ON)),
+                ),
+            ),
+        ),
+    )
+
+
+def may_read_profile(session: Session, *, actor: Actor, case: Case) -> bool:
+    """Whether the actor may open this (visible) case's client profile."""
+    if actor.is_admin:
+        return True
+    if actor.organization_id is None or is_coordinator(actor):
+        return False
+    clause = profile_reader_clause(actor.organization_id)
+    return bool(session.scalar(select(clause).select_from(Case).where(Case.id == case.id)))
 
 
 def coverage_clause(coverage: str) -> ColumnElement[bool]:
