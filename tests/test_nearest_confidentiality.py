@@ -4,7 +4,6 @@ import json
 import math
 
 import pytest
-
 from geopy.distance import geodesic
 
 from referral_api.models import Region

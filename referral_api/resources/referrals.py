@@ -168,6 +168,7 @@ class ReferralTransitions(MethodView):
 @blp.route("/<uuid:referral_id>/client-summary")
 class ReferralClientSummary(MethodView):
     @authenticated(blp)
+    @blp.alt_response(403, response="FORBIDDEN")
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.response(200, ClientSummarySchema)
     def get(self, referral_id: uuid.UUID) -> cases.ClientSummary:
