@@ -9,9 +9,10 @@ from datetime import timedelta
 import pytest
 import time_machine
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from referral_api import create_app, migrate
+from referral_api.config import DEMO_SECRET_KEY
 from referral_api.db import make_engine
 from referral_api.models import (
     Case,
@@ -26,6 +27,7 @@ from referral_api.schemas.referral import ClientSummarySchema
 from referral_api.services import audit, directory, principals, seeding
 from referral_api.services.actors import Actor
 from referral_api.services.referrals import offers
+from referral_api.worker import Worker, WorkerSettings
 
 from .conftest import config_for, requires_postgres
 from .referral_helpers import CONSENT
@@ -364,3 +366,26 @@ def test_twenty_concurrent_acceptances_one_winner(served) -> None:
     for n in range(5):
         read = client.get(f"/api/v1/cases/{case_id}", headers=headers[n])
         assert read.status_code == (200 if n == winner else 403), (n, read.json)
+
+
+def test_the_worker_expires_offers(served) -> None:
+    """On a database of its own, as the worker runs: its deadline scan closes the offer."""
+    app, engine, headers, services = served
+    client = app.test_client()
+    body = offer_body(services[:2], expires_in_minutes=5)
+    created = client.post("/api/v1/referral-offers", json=body, headers=headers["sender"])
+    assert created.status_code == 201, created.json
+    worker = Worker(
+        sessionmaker(bind=engine, expire_on_commit=False),
+        WorkerSettings(secret_key=DEMO_SECRET_KEY),
+    )
+    try:
+        assert worker.run_once(check_deadlines=True).expired == 0
+        with time_machine.travel(utcnow() + timedelta(minutes=6), tick=False):
+            assert worker.run_once(check_deadlines=True).expired == 2
+            assert worker.run_once(check_deadlines=True).expired == 0
+    finally:
+        worker.close()
+    for referral in created.json["referrals"]:
+        read = client.get(f"/api/v1/referrals/{referral['id']}", headers=headers["sender"]).json
+        assert (read["status"], read["status_reason"]) == ("cancelled", "expired")
