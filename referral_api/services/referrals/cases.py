@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy.orm import Session
 
@@ -45,29 +45,19 @@ def read_case(
     """
     case = readable_case(session, actor=actor, case_id=case_id)
     if is_coordinator(actor):
-        audit.record(
+        _refuse(
             session,
-            actor=actor,
-            action="case.read_client_denied",
-            entity_type="case",
-            entity_id=case.id,
-            summary={"role": actor.role},
-            durable=True,
+            actor,
+            case,
+            "Coordinators oversee referrals; the client profile is not theirs to see.",
         )
-        raise Forbidden("Coordinators oversee referrals; the client profile is not theirs to see.")
     if not may_read_profile(session, actor=actor, case=case):
-        audit.record(
+        _refuse(
             session,
-            actor=actor,
-            action="case.read_client_denied",
-            entity_type="case",
-            entity_id=case.id,
-            summary={"role": actor.role, "offer": "not_taken_on"},
-            durable=True,
-        )
-        raise Forbidden(
+            actor,
+            case,
             "Your organization received this case in a shelter offer: the client profile "
-            "opens when it accepts (until then GET /referrals/{id}/client-summary)."
+            "opens when it accepts (until then GET /referrals/{id}/client-summary).",
         )
     profile = client_profile(settings, case)
     audit.record(
@@ -86,6 +76,20 @@ def read_case(
         created_at=case.created_at,
         client=profile,
     )
+
+
+def _refuse(session: Session, actor: Actor, case: Case, reason: str) -> NoReturn:
+    """Audit a refused read of the profile (kept though the request fails) and raise 403."""
+    audit.record(
+        session,
+        actor=actor,
+        action="case.read_client_denied",
+        entity_type="case",
+        entity_id=case.id,
+        summary={"role": actor.role},
+        durable=True,
+    )
+    raise Forbidden(reason)
 
 
 @dataclass(frozen=True)

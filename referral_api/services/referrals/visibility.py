@@ -20,20 +20,23 @@ def is_coordinator(actor: Actor) -> bool:
     return actor.role == Role.COORDINATOR and actor.coverage_code is not None
 
 
-def party_clause(organization_id: uuid.UUID) -> ColumnElement[bool]:
-    """SQL on Case: the organization owns the case or sent/received one of its referrals."""
+def _involved(organization_id: uuid.UUID, receiving: ColumnElement[bool]) -> ColumnElement[bool]:
+    """SQL on Case: the organization owns the case, sent one of its referrals, or
+    received one where `receiving` holds."""
     return or_(
         Case.owner_organization_id == organization_id,
         exists().where(
             Referral.case_id == Case.id,
             # A referral sent by mistake gives the wrong receiver nothing to keep.
             Referral.status != "entered-in-error",
-            or_(
-                Referral.from_organization_id == organization_id,
-                Referral.to_organization_id == organization_id,
-            ),
+            or_(Referral.from_organization_id == organization_id, receiving),
         ),
     )
+
+
+def party_clause(organization_id: uuid.UUID) -> ColumnElement[bool]:
+    """SQL on Case: the organization owns the case or sent/received one of its referrals."""
+    return _involved(organization_id, Referral.to_organization_id == organization_id)
 
 
 # The statuses of a referral whose receiver has taken the client on.
@@ -45,19 +48,9 @@ def profile_reader_clause(organization_id: uuid.UUID) -> ColumnElement[bool]:
     except that a receiver of a shelter offer's referral reads it only once it has taken
     the client on: until then the de-identified summary, and a receiver the offer
     cancelled (filled elsewhere, expired) never."""
-    return or_(
-        Case.owner_organization_id == organization_id,
-        exists().where(
-            Referral.case_id == Case.id,
-            Referral.status != "entered-in-error",
-            or_(
-                Referral.from_organization_id == organization_id,
-                and_(
-                    Referral.to_organization_id == organization_id,
-                    or_(Referral.offer_id.is_(None), Referral.status.in_(TAKEN_ON)),
-                ),
-            ),
-        ),
+    taken_on = or_(Referral.offer_id.is_(None), Referral.status.in_(TAKEN_ON))
+    return _involved(
+        organization_id, and_(Referral.to_organization_id == organization_id, taken_on)
     )
 
 
