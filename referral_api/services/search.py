@@ -1,9 +1,9 @@
 """Service search: filtered lists and the nearest services from a point or a region.
 
 Nearest search is one design for both databases: a bounding box on indexed latitude and
-longitude, grown until the circle it is sure to contain holds `limit` results, and the
-exact WGS-84 geodesic distance (Karney's algorithm, as geopy's `geodesic`) to every
-candidate in the box.
+longitude, first sized from the density of the index around the origin, grown until the
+circle it is sure to contain holds `limit` results, and the exact WGS-84 geodesic
+distance (Karney's algorithm, as geopy's `geodesic`) to every candidate in the box.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     cast,
+    func,
     or_,
     select,
     true,
@@ -56,6 +57,10 @@ MAX_DISTANCE_KM = 20_004.0
 KM_PER_DEGREE_MIN = 110.5
 FIRST_RADIUS_KM = 10.0
 GROWTH = 3.0
+# The first circle is sized to hold this many times `limit` entries at the density of
+# the origin's grid cell: a margin for filters the count does not apply and uneven spread.
+FIRST_CIRCLE_MARGIN = 2.0
+MIN_FIRST_RADIUS_KM = 0.5
 
 
 @dataclass(frozen=True)
@@ -389,6 +394,32 @@ class _Candidates:
             self.statements[whole_earth] = statements
         return self.statements[whole_earth]
 
+    def first_radius(self, origin: Origin, limit: int, filters: Filters) -> float:
+        """The radius of the first box, from how many entries share the origin's grid cell
+        (with the type filter, which the index holds): about FIRST_CIRCLE_MARGIN x limit
+        entries at that density, so a box holds tens of candidates in a city of a million
+        sites as in a sparse regency. An empty cell says nothing: FIRST_RADIUS_KM."""
+        row, col = search_index.cell_of(origin.latitude, origin.longitude)
+        type_filter = (
+            [SearchEntry.type_mask.op("&")(search_index.type_mask(filters.service_types)) != 0]
+            if filters.service_types
+            else []
+        )
+        entries = sum(
+            self.connection.execute(
+                select(func.count()).where(
+                    scope.where, scope.row == row, scope.col == col, *type_filter
+                )
+            ).scalar_one()
+            for scope in self.scopes
+        )
+        if not entries:
+            return FIRST_RADIUS_KM
+        side_km = search_index.CELL_DEGREES * KM_PER_DEGREE_MIN
+        area_km2 = side_km * side_km * max(math.cos(math.radians(origin.latitude)), 0.01)
+        wanted = FIRST_CIRCLE_MARGIN * limit
+        return max(MIN_FIRST_RADIUS_KM, math.sqrt(wanted * area_km2 / (math.pi * entries)))
+
     def __call__(
         self, box: tuple[float, float, float, float] | None
     ) -> list[tuple[str, str, float, float]]:
@@ -450,7 +481,7 @@ def nearest(
         open_at=at if open_now else None,
     )
     ceiling = min(radius_km, MAX_DISTANCE_KM) if radius_km is not None else MAX_DISTANCE_KM
-    radius = min(FIRST_RADIUS_KM, ceiling)
+    radius = min(candidates.first_radius(origin, limit, filters), ceiling)
     while True:
         rows = candidates(bounding_box(origin, radius))
         hits, enough = _top_k(origin, rows, limit, radius)
