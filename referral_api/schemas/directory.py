@@ -326,10 +326,10 @@ class ScheduleSpanSchema(Schema):
         validate=validate.Length(min=1, max=7),
         metadata={"description": "MO TU WE TH FR SA SU: the days the span opens."},
     )
-    opens_at = fields.String(required=True, validate=_clock)
+    opens_at = fields.String(required=True, validate=[validate.Length(max=5), _clock])
     closes_at = fields.String(
         required=True,
-        validate=_closing_clock,
+        validate=[validate.Length(max=5), _closing_clock],
         metadata={"description": "Not after opens_at: closes the next day (overnight)."},
     )
 
