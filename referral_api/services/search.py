@@ -405,14 +405,17 @@ class _Candidates:
             if filters.service_types
             else []
         )
-        entries = sum(
-            self.connection.execute(
-                select(func.count()).where(
-                    scope.where, scope.row == row, scope.col == col, *type_filter
-                )
-            ).scalar_one()
+        # One statement however many scopes: a count per scope, added up.
+        counts = [
+            select(func.count())
+            .where(scope.where, scope.row == row, scope.col == col, *type_filter)
+            .scalar_subquery()
             for scope in self.scopes
-        )
+        ]
+        total: ColumnElement[int] = counts[0]
+        for count in counts[1:]:
+            total = total + count
+        entries = self.connection.execute(select(total)).scalar_one()
         if not entries:
             return FIRST_RADIUS_KM
         side_km = search_index.CELL_DEGREES * KM_PER_DEGREE_MIN
