@@ -14,6 +14,7 @@ from .organization import (
 from .principal import Principal, Role
 from .referral import (
     Case,
+    ConsentWithdrawal,
     IdempotencyKey,
     Referral,
     ReferralEvent,
@@ -31,6 +32,7 @@ __all__ = [
     "AuditQueue",
     "Base",
     "Case",
+    "ConsentWithdrawal",
     "Event",
     "EventHead",
     "IdempotencyKey",

@@ -28,7 +28,7 @@ from .deadlines import Settings
 from .lifecycle import close_offer
 from .record import ReferralRecord
 from .rules import WRITERS
-from .visibility import readable_case
+from .visibility import profile_case
 
 # How long receivers have to accept when the sender does not say (minutes).
 DEFAULT_EXPIRY_MINUTES = {"high": 120, "medium": 360, "low": 1440}
@@ -55,14 +55,21 @@ def create_offer(
             {"kind": "An offer asks for a service (kind referral); a transfer has one receiver."}
         )
     services = _targets(session, actor, data)
+    now = utcnow()
     if data.get("case_id") is not None:
+        # As for a referral: only an organization whose access to the client is open.
         try:
-            case_id = readable_case(session, actor=actor, case_id=data["case_id"]).id
+            case_id = profile_case(
+                session,
+                actor=actor,
+                case_id=data["case_id"],
+                now=now,
+                closed_access_days=settings.closed_access_days,
+            ).id
         except NotFound:
             raise ValidationFailed({"case_id": "No such case."}) from None
     else:
         case_id = open_case(session, actor=actor, settings=settings, case=data["case"])
-    now = utcnow()
     minutes = data.get("expires_in_minutes") or DEFAULT_EXPIRY_MINUTES[data["risk_level"]]
     offer = ReferralOffer(
         id=uuid.uuid4(),
