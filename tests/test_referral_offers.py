@@ -389,3 +389,19 @@ def test_the_worker_expires_offers(served) -> None:
     for referral in created.json["referrals"]:
         read = client.get(f"/api/v1/referrals/{referral['id']}", headers=headers["sender"]).json
         assert (read["status"], read["status_reason"]) == ("cancelled", "expired")
+
+
+def test_an_offer_on_an_existing_case(client, shelters, parties, make_caller) -> None:
+    sender = parties["sender"]
+    ids = [s["service"].id for s in shelters]
+    first = send_offer(client, sender, offer_body(ids[:2])).json
+    case_id = first["referrals"][0]["case_id"]
+    again = send_offer(client, sender, offer_body(ids[2:4], case_id=case_id, case=None))
+    assert again.status_code == 201, again.json
+    assert {r["case_id"] for r in again.json["referrals"]} == {case_id}
+    assert again.json["offer_id"] != first["offer_id"]
+    stranger = make_caller("caseworker")
+    refused = send_offer(client, stranger, offer_body(ids[2:4], case_id=case_id, case=None))
+    assert refused.status_code == 422 and "case_id" in refused.json["errors"]
+    both = send_offer(client, sender, offer_body(ids[2:4], case_id=case_id))
+    assert both.status_code == 422 and "case_id" in both.json["errors"]

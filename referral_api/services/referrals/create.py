@@ -44,19 +44,7 @@ def create_referral(
     case: Case | None = None
     client: Mapping[str, Any]
     if data.get("case_id") is not None:
-        # Only an organization whose access to the client is open refers the client on.
-        try:
-            case = profile_case(
-                session,
-                actor=actor,
-                case_id=data["case_id"],
-                now=now,
-                closed_access_days=settings.closed_access_days,
-            )
-        except NotFound:
-            raise ValidationFailed({"case_id": "No such case."}) from None
-        if case.closed_at is not None:
-            raise ValidationFailed({"case_id": "The case is closed; open a new case."})
+        case = case_to_refer(session, actor=actor, settings=settings, case_id=data["case_id"])
         client = client_profile(settings, case)
         if data["kind"] == "transfer" and not _may_transfer(session, actor, case):
             raise Forbidden(
@@ -155,6 +143,26 @@ def create_referral(
     )
     events.referral_created(session, referral=referral)
     return referral
+
+
+def case_to_refer(
+    session: Session, *, actor: Actor, settings: Settings, case_id: uuid.UUID
+) -> Case:
+    """The open case a referral (or offer) is sent on, or 422: only an organization whose
+    access to the client is open refers the client on."""
+    try:
+        case = profile_case(
+            session,
+            actor=actor,
+            case_id=case_id,
+            now=utcnow(),
+            closed_access_days=settings.closed_access_days,
+        )
+    except NotFound:
+        raise ValidationFailed({"case_id": "No such case."}) from None
+    if case.closed_at is not None:
+        raise ValidationFailed({"case_id": "The case is closed; open a new case."})
+    return case
 
 
 def open_case(

@@ -18,17 +18,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ...errors import Forbidden, NotFound, ValidationFailed
+from ...errors import Forbidden, ValidationFailed
 from ...models import Organization, ReferralOffer, Service
 from ...models.base import utcnow
 from .. import audit
 from ..actors import Actor
-from .create import create_referral, open_case
+from .create import case_to_refer, create_referral, open_case
 from .deadlines import Settings
 from .lifecycle import close_offer
 from .record import ReferralRecord
 from .rules import WRITERS
-from .visibility import profile_case
 
 # How long receivers have to accept when the sender does not say (minutes).
 DEFAULT_EXPIRY_MINUTES = {"high": 120, "medium": 360, "low": 1440}
@@ -57,17 +56,7 @@ def create_offer(
     services = _targets(session, actor, data)
     now = utcnow()
     if data.get("case_id") is not None:
-        # As for a referral: only an organization whose access to the client is open.
-        try:
-            case_id = profile_case(
-                session,
-                actor=actor,
-                case_id=data["case_id"],
-                now=now,
-                closed_access_days=settings.closed_access_days,
-            ).id
-        except NotFound:
-            raise ValidationFailed({"case_id": "No such case."}) from None
+        case_id = case_to_refer(session, actor=actor, settings=settings, case_id=data["case_id"]).id
     else:
         case_id = open_case(session, actor=actor, settings=settings, case=data["case"])
     minutes = data.get("expires_in_minutes") or DEFAULT_EXPIRY_MINUTES[data["risk_level"]]
