@@ -6,14 +6,24 @@
 For each size it builds a synthetic directory in a database of its own (a SQLite file
 next to the one named, or a new PostgreSQL database on the server named, dropped
 afterwards), clustered around regency centroids, then runs the same random queries
-(a) as HTTP requests through the Flask test client and (b) as a naive full scan
+(a) as HTTP requests through the Flask test client, (b) as a naive full scan
 computing a geopy geodesic distance to every location (first 10 queries only: it takes
-seconds per query at 100k).
+seconds per query at 100k) and, with --postgis-url, (c) as raw PostGIS KNN on the same
+points (those the caller sees, with their type masks) in a database of its own on that
+server: `ORDER BY geog <-> point LIMIT k` on a GiST index, exact ST_Distance in the
+answer, through psycopg with no web stack (the baseline DESIGN.md "Performance" names).
+
+    python bench/nearest.py --sizes 10000,100000,1000000 --queries 500 \
+        --postgis-url postgresql://postgres@127.0.0.1:5432/postgres \
+        --json bench/results/nearest-density-sqlite.json
+
+PostGIS: `apt-get install -y postgresql-15-postgis-3` (Debian's package) on the server.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -230,6 +240,80 @@ def run_naive(url: str, queries: list[dict], org_id: Any) -> tuple[list[float], 
     return times, answers
 
 
+KNN = """
+SELECT location_id, service_id, ST_Distance(geog, q.point) AS metres
+  FROM points, (SELECT ST_SetSRID(ST_MakePoint(%(lng)s, %(lat)s), 4326)::geography AS point) q
+ WHERE %(mask)s = 0 OR type_mask & %(mask)s <> 0
+ ORDER BY geog <-> q.point
+ LIMIT %(limit)s
+"""
+
+
+def visible_points(url: str, org_id: Any) -> list[tuple[str, str, float, float, int]]:
+    """Every search entry as another organization's caseworker sees it (a confidential
+    site at its regency's centroid; its own at the real site)."""
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT location_id, service_id, confidential, organization_id, latitude, "
+                "longitude, masked_latitude, masked_longitude, type_mask FROM search_entries"
+            )
+        ).all()
+    engine.dispose()
+    own = str(org_id).replace("-", "")
+    points = []
+    for loc, svc, confidential, owner, lat, lng, mlat, mlng, mask in rows:
+        real = not confidential or str(owner).replace("-", "") == own
+        points.append((str(loc), str(svc), lat if real else mlat, lng if real else mlng, mask))
+    return points
+
+
+def run_postgis(
+    server_url: str, size: int, points: list, queries: list[dict]
+) -> tuple[list[float], float]:
+    """Load the points into PostGIS (GiST on geography) and time raw KNN for each query."""
+    import psycopg
+
+    url, drop = fresh_database(server_url, f"postgis{size}")
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    try:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            started = time.perf_counter()
+            conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+            conn.execute(
+                "CREATE TABLE points (location_id uuid, service_id uuid, latitude float8, "
+                "longitude float8, type_mask bigint, geog geography(Point, 4326))"
+            )
+            with conn.cursor().copy(
+                "COPY points (location_id, service_id, latitude, longitude, type_mask) FROM STDIN"
+            ) as copy:
+                for point in points:
+                    copy.write_row(point)
+            conn.execute(
+                "UPDATE points SET geog = ST_SetSRID(ST_MakePoint(longitude, latitude), 4326)"
+            )
+            conn.execute("CREATE INDEX points_geog ON points USING gist (geog)")
+            conn.execute("VACUUM ANALYZE points")
+            load_s = time.perf_counter() - started
+
+            def params(query: dict) -> dict:
+                types = [query["service_type"]] if "service_type" in query else []
+                mask = search_index.type_mask(types)
+                return {**query, "mask": mask}
+
+            for query in queries[:20]:  # warm-up, as for the API
+                conn.execute(KNN, params(query)).fetchall()
+            times = []
+            for query in queries:
+                started = time.perf_counter()
+                conn.execute(KNN, params(query)).fetchall()
+                times.append((time.perf_counter() - started) * 1000)
+    finally:
+        drop()
+    return times, load_s
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000")
@@ -237,6 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", default="sqlite:///instance/bench-nearest.sqlite3")
     parser.add_argument("--json", dest="json_path", help="write the results here")
     parser.add_argument("--seed", type=int, default=20261122)
+    parser.add_argument(
+        "--postgis-url", help="a PostgreSQL server with PostGIS: the raw KNN baseline"
+    )
     args = parser.parse_args(argv)
 
     results = []
@@ -251,6 +338,10 @@ def main(argv: list[str] | None = None) -> int:
             token, org_id = caseworker(url)
             api_ms, api_answers = run_api(url, queries, token)
             naive_ms, naive_answers = run_naive(url, queries[:NAIVE_QUERIES], org_id)
+            if args.postgis_url:
+                points = visible_points(url, org_id)
+                postgis_ms, postgis_load_s = run_postgis(args.postgis_url, size, points, queries)
+                del points
         finally:
             drop()
         agree = all(a == b for a, b in zip(api_answers, naive_answers, strict=False))
@@ -270,11 +361,19 @@ def main(argv: list[str] | None = None) -> int:
             "naive_results_agree": agree,
             "build_s": round(build_s, 1),
         }
+        if args.postgis_url:
+            postgis_p95 = percentile(postgis_ms, 95)
+            result.update(
+                postgis_p50_ms=round(statistics.median(postgis_ms), 2),
+                postgis_p95_ms=round(postgis_p95, 2),
+                p95_vs_postgis=round(result["p95_ms"] / postgis_p95, 2),
+                postgis_load_s=round(postgis_load_s, 1),
+            )
         results.append(result)
         print(json.dumps(result), flush=True)
-    if len(results) >= 2:
-        growth = results[-1]["p95_ms"] / results[0]["p95_ms"]
-        print(f"p95 growth {results[0]['size']} -> {results[-1]['size']}: {growth:.2f}x")
+    for before, after in itertools.pairwise(results):
+        growth = after["p95_ms"] / before["p95_ms"]
+        print(f"p95 growth {before['size']} -> {after['size']}: {growth:.2f}x")
     report = {
         "benchmark": "nearest",
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},

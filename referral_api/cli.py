@@ -510,7 +510,8 @@ def retention_purge(dry_run: bool) -> None:
 )
 @click.option("--once", is_flag=True, help="Do one round, then exit.")
 def worker_command(poll_s: float, once: bool) -> None:
-    """Deliver webhooks and emit overdue events until stopped (SIGINT/SIGTERM)."""
+    """Deliver webhooks, emit overdue events and expire shelter offers until stopped
+    (SIGINT/SIGTERM)."""
     import signal
     import threading
 
@@ -525,7 +526,8 @@ def worker_command(poll_s: float, once: bool) -> None:
         worker.close()
         click.echo(
             f"numbered {progress.numbered}, attempted {progress.attempted}, "
-            f"delivered {progress.delivered}, overdue events {progress.overdue}"
+            f"delivered {progress.delivered}, overdue events {progress.overdue}, "
+            f"offer referrals expired {progress.expired}"
         )
         return
     stop = threading.Event()

@@ -7,6 +7,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 DEFAULT_ACK_HOURS = {"high": 1.0, "medium": 6.0, "low": 72.0}
 DEFAULT_START_DAYS = 7.0
@@ -27,6 +28,9 @@ MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_WEBHOOK_RETRY_SCHEDULE = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
 DEFAULT_WEBHOOK_TIMEOUT = 10.0
 DEFAULT_WEBHOOK_ROTATION_HOURS = 24.0
+# A shelter that has not updated its bed count for a day is not to be relied on at night.
+DEFAULT_CAPACITY_STALE_HOURS = 24.0
+DEFAULT_GEOCODER_TIMEOUT_S = 2.0
 # `referral-api serve`'s timeouts, in seconds (README "Serving"). Granian takes the
 # header timeout in whole milliseconds, at most 60 s.
 DEFAULT_HEADER_TIMEOUT_S = 10.0
@@ -79,6 +83,10 @@ class Config:
     request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S
     shutdown_timeout_s: float = DEFAULT_SHUTDOWN_TIMEOUT_S
     hsds_dir: Path = DEFAULT_HSDS_DIR
+    # Caseworker search (DESIGN.md "Caseworker search and shelter offers").
+    capacity_stale_hours: float = DEFAULT_CAPACITY_STALE_HOURS
+    geocoder_url: str | None = None
+    geocoder_timeout_s: float = DEFAULT_GEOCODER_TIMEOUT_S
 
     @classmethod
     def from_env(
@@ -167,6 +175,16 @@ class Config:
             body_timeout_s=timeouts["body_timeout_s"],
             request_timeout_s=timeouts["request_timeout_s"],
             shutdown_timeout_s=timeouts["shutdown_timeout_s"],
+            capacity_stale_hours=parse_positive_number(
+                "REFERRAL_API_CAPACITY_STALE_HOURS",
+                env.get("REFERRAL_API_CAPACITY_STALE_HOURS", ""),
+            )
+            or DEFAULT_CAPACITY_STALE_HOURS,
+            geocoder_url=parse_geocoder_url(env.get("REFERRAL_API_GEOCODER_URL", "")),
+            geocoder_timeout_s=parse_positive_number(
+                "REFERRAL_API_GEOCODER_TIMEOUT_S", env.get("REFERRAL_API_GEOCODER_TIMEOUT_S", "")
+            )
+            or DEFAULT_GEOCODER_TIMEOUT_S,
         )
 
 
@@ -201,6 +219,20 @@ def parse_positive_number(name: str, raw: str) -> float | None:
     if not value > 0:
         raise ConfigError(f"{name} must be greater than 0, got {raw!r}.")
     return value
+
+
+def parse_geocoder_url(raw: str) -> str | None:
+    """REFERRAL_API_GEOCODER_URL: an http(s) URL of a Nominatim-compatible server, or unset."""
+    url = raw.strip()
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(
+            f"REFERRAL_API_GEOCODER_URL {url!r} is not an http(s) URL of a Nominatim server "
+            "(e.g. https://nominatim.example.org)."
+        )
+    return url
 
 
 def parse_days(name: str, raw: str, default: float) -> float:

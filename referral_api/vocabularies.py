@@ -335,6 +335,10 @@ ORGANIZATION_TYPE_CODES = frozenset(t.code for t in ORGANIZATION_TYPES)
 ORGANIZATION_LEVELS = ("national", "provincial", "regency", "international")
 ORGANIZATION_STATUSES = ("active", "inactive")
 SERVICE_STATUSES = ("active", "inactive", "temporarily_closed")
+# HL7 SDOH IG capacity statuses; `capacity` and `no-capacity` follow from the free beds,
+# the other two a service declares.
+CAPACITY_STATUSES = ("capacity", "no-capacity", "waitlist", "additional-assessment-required")
+DECLARED_CAPACITY_STATUSES = ("waitlist", "additional-assessment-required")
 LOCATION_STATUSES = ("active", "inactive")
 GENDERS = ("female", "male", "transgender_nonconforming", "unknown")
 REGION_LEVELS = ("country", "province", "regency", "district")
@@ -376,6 +380,9 @@ STATUS_REASONS = (
     "client_declined",
     "duplicate",
     "other",
+    # Set by shelter offers: another service of the offer accepted, or nobody in time.
+    "filled_elsewhere",
+    "expired",
 )
 # Service types whose service must start within REFERRAL_API_START_DAYS (UU 21/2007).
 START_DEADLINE_TYPES = ("social_rehabilitation", "repatriation", "reintegration")

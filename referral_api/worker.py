@@ -29,6 +29,7 @@ from .config import Config
 from .db import SQLITE_BEGIN_OPTION
 from .models.base import utcnow
 from .services import events
+from .services.referrals import offers
 from .services.webhooks import addresses, delivery
 
 log = logging.getLogger(__name__)
@@ -98,12 +99,14 @@ class Progress:
     attempted: int = 0
     delivered: int = 0
     overdue: int = 0
+    # Referrals of shelter offers cancelled because nobody accepted in time.
+    expired: int = 0
     # A subscription had a full batch claimed: more is waiting, start the next round now.
     backlog: bool = False
 
     @property
     def busy(self) -> bool:
-        return bool(self.numbered or self.attempted or self.overdue)
+        return bool(self.numbered or self.attempted or self.overdue or self.expired)
 
 
 @dataclass
@@ -173,6 +176,8 @@ def run_once(worker: Worker, *, check_deadlines: bool | None = None) -> Progress
         if missed:
             with transaction(worker.sessions) as session:
                 progress.overdue = events.emit_overdue(session)
+        with transaction(worker.sessions) as session:
+            progress.expired = offers.expire_offers(session)
     with worker.sessions() as session:
         behind, due = delivery.pending_work(session)
     if not (behind or due):

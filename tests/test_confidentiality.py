@@ -29,6 +29,7 @@ def safe_house(directory_entry):
         confidential=True,
         address=SECRET_ADDRESS,
         coverage=["53"],
+        open_24_7=True,
     )
 
 
@@ -48,6 +49,8 @@ def directory_urls(app, safe_house) -> list[str]:
         {"region": "53"},
         {"service_type": "temporary_shelter"},
         {"per_page": "100"},
+        # The nearest search from a place named in words, open now.
+        {"near": "kupang", "open_now": "true", "service_type": "temporary_shelter"},
     ]
     urls = []
     for rule in app.url_map.iter_rules():

@@ -3,6 +3,7 @@
 import json
 import math
 
+import pytest
 from geopy.distance import geodesic
 
 from referral_api.models import Region
@@ -21,7 +22,10 @@ def ring(center, n=20, radius_deg=0.3):
     ]
 
 
-def test_twenty_points_around_a_safe_house(client, session, directory_entry, make_caller) -> None:
+@pytest.mark.parametrize("extra", [{}, {"open_now": "true"}])
+def test_twenty_points_around_a_safe_house(
+    client, session, directory_entry, make_caller, extra
+) -> None:
     house = directory_entry(
         region_code="53.71",
         latitude=SAFE[0],
@@ -29,6 +33,7 @@ def test_twenty_points_around_a_safe_house(client, session, directory_entry, mak
         confidential=True,
         address=STREET,
         service_types=("temporary_shelter",),
+        open_24_7=True,
     )
     location_id = str(house["location"].id)
     regency = session.get(Region, "53.71")
@@ -37,7 +42,7 @@ def test_twenty_points_around_a_safe_house(client, session, directory_entry, mak
     member = make_caller("caseworker", organization=house["organization"])
 
     for point in ring(SAFE):
-        query = {"lat": point[0], "lng": point[1], "service_type": "temporary_shelter"}
+        query = {"lat": point[0], "lng": point[1], "service_type": "temporary_shelter", **extra}
         public = client.get("/api/v1/services/nearest", query_string=query)
         assert public.status_code == 200
         # The items, that is: the origin echoes the query point, which may share a latitude.
@@ -56,6 +61,7 @@ def test_twenty_points_around_a_safe_house(client, session, directory_entry, mak
         assert item["location"]["latitude"] is None and item["location"]["address"] is None
         assert item["location"]["region_code"] == "53.71"
         assert item["distance_km"] == round(geodesic(point, centroid).km, 1)
+        assert item["distance_approximate"] is True and item["open_now"] is True
 
         own = client.get("/api/v1/services/nearest", query_string=query, headers=member.headers)
         mine = next(i for i in own.json["items"] if i["location"]["id"] == location_id)
@@ -75,3 +81,41 @@ def test_radius_cannot_probe_the_real_site(client, directory_entry, make_caller,
         headers=outsider.headers,
     )
     assert str(house["location"].id) not in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "near", ["Maulafa", "Kec. Maulafa", "Kelapa Lima", "Kota Kupang", "Kabupaten Kupang"]
+)
+def test_near_a_district_reveals_neither_site_nor_district(
+    client, session, directory_entry, make_caller, near
+) -> None:
+    """Naming the safe house's own district (Maulafa, 53.71.02) or its neighbours as the
+    origin gives an outsider the regency centroid's distance, never the district."""
+    house = directory_entry(
+        region_code="53.71.02",
+        org_region_code="53.71",
+        latitude=SAFE[0],
+        longitude=SAFE[1],
+        confidential=True,
+        address=STREET,
+        open_24_7=True,
+    )
+    outsider = make_caller("caseworker")
+    regency = session.get(Region, "53.71")
+    for extra in ({}, {"open_now": "true"}):
+        body = client.get(
+            "/api/v1/services/nearest",
+            query_string={"near": near, "service_type": "temporary_shelter", **extra},
+            headers=outsider.headers,
+        ).json
+        origin = (body["origin"]["latitude"], body["origin"]["longitude"])
+        item = next(i for i in body["items"] if i["location"]["id"] == str(house["location"].id))
+        text = json.dumps(body["items"])
+        assert "53.71.02" not in text and STREET not in text and str(SAFE[0]) not in text
+        assert item["location"]["region_code"] == "53.71"
+        centroid = (regency.latitude, regency.longitude)
+        assert item["distance_km"] == round(geodesic(origin, centroid).km, 1)
+        assert item["distance_approximate"] is True
+    # Public callers do not learn that it exists.
+    public = client.get("/api/v1/services/nearest", query_string={"near": near}).json
+    assert str(house["location"].id) not in json.dumps(public["items"])

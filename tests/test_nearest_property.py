@@ -15,6 +15,7 @@ from referral_api.models import (
     ServiceCoverage,
     ServiceTypeAssignment,
 )
+from referral_api.models.base import utcnow
 from referral_api.services import search, search_index
 from referral_api.services.actors import Actor
 
@@ -150,7 +151,14 @@ def test_nearest_equals_brute_force(session, sites, q, who) -> None:
             has_capacity=has_capacity,
         )
         result = search.nearest(
-            session, actor=actor, origin=origin, filters=filters, limit=k, radius_km=radius_km
+            session,
+            actor=actor,
+            origin=origin,
+            filters=filters,
+            limit=k,
+            radius_km=radius_km,
+            at=utcnow(),
+            stale_before=utcnow(),
         )
         got = [(i.distance_km, str(i.location.id), str(i.service.id)) for i in result.items]
         assert got == brute_force(session, actor, origin, filters, k, radius_km)

@@ -91,7 +91,13 @@ def test_nearest_from_point(client, kupang_directory) -> None:
     )
     assert response.status_code == 200
     body = response.json
-    assert body["origin"] == {"latitude": KUPANG[0], "longitude": KUPANG[1], "source": "point"}
+    assert body["origin"] == {
+        "latitude": KUPANG[0],
+        "longitude": KUPANG[1],
+        "source": "point",
+        "place": None,
+        "alternatives": [],
+    }
     distances = [item["distance_km"] for item in body["items"]]
     assert distances == sorted(distances)
     first = body["items"][0]
@@ -123,6 +129,8 @@ def test_nearest_from_region_centroids(client, session, kupang_directory) -> Non
         "latitude": kota.latitude,
         "longitude": kota.longitude,
         "source": "regency_centroid",
+        "place": None,
+        "alternatives": [],
     }
     district = client.get("/api/v1/services/nearest", query_string={"region": "53.71.01"}).json
     assert district["origin"]["source"] == "regency_centroid"

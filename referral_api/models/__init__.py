@@ -18,6 +18,7 @@ from .referral import (
     IdempotencyKey,
     Referral,
     ReferralEvent,
+    ReferralOffer,
     ReferralRegion,
 )
 from .region import OrganizationType, Region, ServiceType
@@ -42,6 +43,7 @@ __all__ = [
     "Principal",
     "Referral",
     "ReferralEvent",
+    "ReferralOffer",
     "ReferralRegion",
     "Region",
     "Role",

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -113,13 +114,28 @@ def eligibility_of(service: Any) -> dict[str, Any]:
     }
 
 
+def capacity_status_of(service: Any) -> str | None:
+    """The HL7 SDOH capacity status: declared (waitlist, additional-assessment-required),
+    else what the free beds say (capacity, no-capacity), else None (not known)."""
+    if service.capacity_status is not None:
+        return str(service.capacity_status)
+    if service.beds_available is None:
+        return None
+    return "capacity" if service.beds_available > 0 else "no-capacity"
+
+
 def capacity_of(service: Any) -> dict[str, Any] | None:
     """Its beds, from a Service or a row of the services table (None: not a bed service)."""
-    if service.beds_total is None and service.beds_available is None:
+    if (
+        service.beds_total is None
+        and service.beds_available is None
+        and service.capacity_status is None
+    ):
         return None
     return {
         "beds_total": service.beds_total,
         "beds_available": service.beds_available,
+        "status": capacity_status_of(service),
         "updated_at": service.capacity_updated_at,
     }
 
@@ -147,6 +163,12 @@ class Service(Base):
     languages: Mapped[list[str]] = mapped_column(JSONType, default=list)
     fees: Mapped[str] = mapped_column(String(300), default="free")
     hours: Mapped[str | None] = mapped_column(String(300))
+    # Weekly opening hours, HSDS schedule-shaped: [{"byday": ["MO", ...], "opens_at":
+    # "08:00", "closes_at": "16:00"}], in each site's own time zone; None: not known.
+    schedule: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType)
+    open_24_7: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # What bed counts cannot say: `waitlist` or `additional-assessment-required`.
+    capacity_status: Mapped[str | None] = mapped_column(String(40))
     beds_total: Mapped[int | None] = mapped_column(Integer)
     beds_available: Mapped[int | None] = mapped_column(Integer)
     capacity_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

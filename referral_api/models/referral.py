@@ -96,6 +96,8 @@ class Referral(Base):
     parent_referral_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("referrals.id"), index=True
     )
+    # A shelter offer: the same request sent to several services, the first to accept wins.
+    offer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("referral_offers.id"), index=True)
     kind: Mapped[str] = mapped_column(String(10))
     from_organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"))
     from_principal_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("principals.id"))
@@ -124,6 +126,30 @@ class Referral(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+OFFER_STATUSES = ("open", "filled", "expired")
+
+
+class ReferralOffer(Base):
+    """One request sent to 2-5 services at once: the first acceptance wins, the other
+    referrals are cancelled (`filled_elsewhere`); unanswered by `expires_at`, `expired`."""
+
+    __tablename__ = "referral_offers"
+    __table_args__ = (Index("ix_referral_offers_status_expires_at", "status", "expires_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id"), index=True)
+    from_organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"))
+    # The principal who sent it: cancellations the offer makes are made in its name.
+    from_principal_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("principals.id"))
+    service_type: Mapped[str] = mapped_column(ForeignKey("service_types.code"))
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    # The referral whose acceptance filled the offer (no FK: referrals point here too).
+    winner_referral_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ReferralRegion(Base):

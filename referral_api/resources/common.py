@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -10,7 +11,9 @@ from flask import current_app, request
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
+from ..models.base import utcnow
 from ..security import require_role
+from ..services.gazetteer import Geocoder
 from ..services.pagination import Page
 from ..services.referrals.deadlines import Settings
 
@@ -36,6 +39,20 @@ def referral_settings() -> Settings:
         start_days=config.start_days,
         closed_access_days=config.closed_access_days,
     )
+
+
+def capacity_stale_before() -> datetime:
+    """Capacity not updated since this instant is stale (REFERRAL_API_CAPACITY_STALE_HOURS)."""
+    hours = current_app.config["REFERRAL_API"].capacity_stale_hours
+    return utcnow() - timedelta(hours=hours)
+
+
+def search_geocoder() -> Geocoder | None:
+    """The geocoder `near=` may ask for addresses (REFERRAL_API_GEOCODER_URL), if any."""
+    config = current_app.config["REFERRAL_API"]
+    if config.geocoder_url is None:
+        return None
+    return Geocoder(config.geocoder_url, config.geocoder_timeout_s)
 
 
 def query_args(blp: Blueprint, schema: Any) -> Callable[[Any], Any]:

@@ -14,6 +14,7 @@ from flask_smorest import Blueprint
 from ..db import db
 from ..errors import PreconditionFailed, PreconditionRequired
 from ..schemas.referral import (
+    ClientSummarySchema,
     ReferralCreateSchema,
     ReferralEventListSchema,
     ReferralPageSchema,
@@ -23,7 +24,7 @@ from ..schemas.referral import (
 )
 from ..security import current_actor
 from ..services import idempotency
-from ..services.referrals import create, history, lifecycle, reads, visibility
+from ..services.referrals import cases, create, history, lifecycle, reads, visibility
 from ..services.referrals.deadlines import ReferralView, view
 from ..services.referrals.rules import WRITERS
 from .common import authenticated, page_body, query_args, referral_settings
@@ -162,6 +163,20 @@ class ReferralTransitions(MethodView):
 
         # The same body moves another referral, or the same one from another version.
         return _once(move, {"referral_id": str(referral_id), "if_match": if_match, **data})
+
+
+@blp.route("/<uuid:referral_id>/client-summary")
+class ReferralClientSummary(MethodView):
+    @authenticated(blp)
+    @blp.alt_response(403, response="FORBIDDEN")
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.response(200, ClientSummarySchema)
+    def get(self, referral_id: uuid.UUID) -> cases.ClientSummary:
+        """The referral's client, de-identified (age band, gender, needs, languages): what
+        a receiver of a shelter offer sees before it accepts. Sender and receiver only."""
+        return cases.client_summary(
+            db.session, actor=current_actor(), settings=referral_settings(), referral_id=referral_id
+        )
 
 
 @blp.route("/<uuid:referral_id>/events")

@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 
 from ..db import db
 from ..models import Role
+from ..models.base import utcnow
 from ..schemas.directory import (
     NearestQueryArgsSchema,
     NearestSchema,
@@ -21,7 +22,7 @@ from ..schemas.directory import (
 )
 from ..security import current_actor
 from ..services import directory, search
-from .common import authenticated, page_body, query_args
+from .common import authenticated, capacity_stale_before, page_body, query_args, search_geocoder
 
 blp = Blueprint(
     "services", __name__, url_prefix="/api/v1/services", description="Services of organizations."
@@ -37,7 +38,13 @@ class Services(MethodView):
         """Search services: every filter given must hold (service types: any of)."""
         filters = search.Filters(**_filter_args(args))
         return page_body(
-            search.list_services(db.session, actor=current_actor(), filters=filters, **args)
+            search.list_services(
+                db.session,
+                actor=current_actor(),
+                filters=filters,
+                stale_before=capacity_stale_before(),
+                **args,
+            )
         )
 
     @authenticated(blp, *WRITERS)
@@ -47,9 +54,8 @@ class Services(MethodView):
     def post(self, data: dict[str, Any]) -> directory.ServiceView:
         """Add a service (org_admin of its organization, or admin)."""
         actor = current_actor()
-        return directory.view_service(
-            actor, directory.create_service(db.session, actor=actor, data=data)
-        )
+        service = directory.create_service(db.session, actor=actor, data=data)
+        return directory.view_service(actor, service, stale_before=capacity_stale_before())
 
 
 @blp.route("/nearest")
@@ -57,16 +63,19 @@ class NearestServices(MethodView):
     @query_args(blp, NearestQueryArgsSchema)
     @blp.response(200, NearestSchema)
     def get(self, args: dict[str, Any]) -> search.NearestResult:
-        """The nearest service-at-location entries to a point or a region's centroid.
+        """The nearest service-at-location entries to a point, a region's centroid or a
+        place named in words (`near`), with phones, capacity and whether open now.
 
         Confidential sites: never for public callers; for other organizations placed at
-        their regency's centroid, without street or coordinates.
+        their regency's centroid (`distance_approximate`), without street or coordinates.
         """
         origin = search.origin_from(
             db.session,
             lat=args.pop("lat", None),
             lng=args.pop("lng", None),
             region=args.pop("region", None),
+            near=args.pop("near", None),
+            geocoder=search_geocoder(),
         )
         if "within_region" in args:
             args["region"] = args.pop("within_region")
@@ -78,6 +87,9 @@ class NearestServices(MethodView):
             filters=filters,
             limit=args["limit"],
             radius_km=args.get("radius_km"),
+            open_now=args.pop("open_now"),
+            at=utcnow(),
+            stale_before=capacity_stale_before(),
         )
 
 
@@ -105,9 +117,8 @@ class ServicesById(MethodView):
     def get(self, service_id: uuid.UUID) -> directory.ServiceView:
         """One service."""
         actor = current_actor()
-        return directory.view_service(
-            actor, directory.get_service(db.session, service_id=service_id)
-        )
+        service = directory.get_service(db.session, service_id=service_id)
+        return directory.view_service(actor, service, stale_before=capacity_stale_before())
 
     @authenticated(blp, *WRITERS)
     @blp.arguments(ServiceUpdateSchema(partial=True))
@@ -120,7 +131,7 @@ class ServicesById(MethodView):
         service = directory.update_service(
             db.session, actor=actor, service_id=service_id, data=data
         )
-        return directory.view_service(actor, service)
+        return directory.view_service(actor, service, stale_before=capacity_stale_before())
 
     @authenticated(blp, *WRITERS)
     @blp.alt_response(404, response="NOT_FOUND")
@@ -131,4 +142,4 @@ class ServicesById(MethodView):
         service = directory.update_service(
             db.session, actor=actor, service_id=service_id, data={"status": "inactive"}
         )
-        return directory.view_service(actor, service)
+        return directory.view_service(actor, service, stale_before=capacity_stale_before())

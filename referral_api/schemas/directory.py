@@ -9,7 +9,9 @@ from typing import Any
 import pycountry
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from ..services.hours import DAYS
 from ..vocabularies import (
+    DECLARED_CAPACITY_STATUSES,
     GENDERS,
     ORGANIZATION_LEVELS,
     ORGANIZATION_STATUSES,
@@ -279,6 +281,14 @@ class EligibilitySchema(Schema):
 
 
 class CapacitySchema(Schema):
+    status = fields.String(
+        allow_none=True,
+        validate=validate.OneOf(DECLARED_CAPACITY_STATUSES),
+        metadata={
+            "description": "What bed counts cannot say (HL7 SDOH): waitlist or "
+            "additional-assessment-required. Otherwise it follows from beds_available."
+        },
+    )
     beds_total = fields.Integer(
         strict=True, allow_none=True, validate=validate.Range(min=0, max=100_000)
     )
@@ -286,6 +296,59 @@ class CapacitySchema(Schema):
         strict=True, allow_none=True, validate=validate.Range(min=0, max=100_000)
     )
     updated_at = Timestamp(dump_only=True, allow_none=True)
+
+
+class CapacityViewSchema(CapacitySchema):
+    status = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "HL7 SDOH capacity status: capacity, no-capacity, waitlist, "
+            "additional-assessment-required (null: not known)."
+        },
+    )
+    stale = fields.Boolean(
+        metadata={"description": "Not updated within REFERRAL_API_CAPACITY_STALE_HOURS."}
+    )
+
+
+_clock = validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", error="Not a time HH:MM (00:00-23:59).")
+_closing_clock = validate.Regexp(
+    r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$", error="Not a time HH:MM (00:00-24:00)."
+)
+
+
+class ScheduleSpanSchema(Schema):
+    """Opening hours on some weekdays (HSDS schedule: byday, opens_at, closes_at)."""
+
+    byday = fields.List(
+        fields.String(validate=validate.OneOf(DAYS)),
+        required=True,
+        validate=validate.Length(min=1, max=7),
+        metadata={"description": "MO TU WE TH FR SA SU: the days the span opens."},
+    )
+    opens_at = fields.String(required=True, validate=[validate.Length(max=5), _clock])
+    closes_at = fields.String(
+        required=True,
+        validate=[validate.Length(max=5), _closing_clock],
+        metadata={"description": "Not after opens_at: closes the next day (overnight)."},
+    )
+
+    @validates_schema
+    def _not_empty(self, data: dict[str, Any], **_: Any) -> None:
+        # A partial update of the service (PATCH) still replaces whole spans.
+        missing = {"byday", "opens_at", "closes_at"} - set(data)
+        if missing:
+            raise ValidationError(
+                {name: ["Missing data for required field."] for name in sorted(missing)}
+            )
+        if data.get("opens_at") == data.get("closes_at"):
+            raise ValidationError(
+                "A span opens and closes at different times: for a whole day use "
+                "00:00-24:00, for every day and night open_24_7.",
+                "closes_at",
+            )
+        if len(set(data.get("byday", []))) != len(data.get("byday", [])):
+            raise ValidationError("Name each day once.", "byday")
 
 
 class ServiceCreateSchema(Schema):
@@ -303,7 +366,21 @@ class ServiceCreateSchema(Schema):
         validate=validate.Length(max=MAX_CODES),
     )
     fees = fields.String(validate=validate.Length(max=300))
-    hours = fields.String(allow_none=True, validate=validate.Length(max=300))
+    hours = fields.String(
+        allow_none=True,
+        validate=validate.Length(max=300),
+        metadata={"description": "Free text; `schedule` is what open_now reads."},
+    )
+    schedule = fields.List(
+        fields.Nested(ScheduleSpanSchema),
+        allow_none=True,
+        validate=validate.Length(max=21),
+        metadata={
+            "description": "Weekly opening hours in each site's own time zone (WIB, WITA, "
+            "WIT by province; abroad the country's). null: not known; []: never open."
+        },
+    )
+    open_24_7 = fields.Boolean(metadata={"description": "Never closes (schedule ignored)."})
     capacity = fields.Nested(CapacitySchema, allow_none=True)
     coverage = fields.List(
         fields.String(validate=[validate.Length(max=8), _region_code]),
@@ -329,7 +406,9 @@ class ServiceSchema(Schema):
     languages = fields.List(fields.String())
     fees = fields.String()
     hours = fields.String(allow_none=True)
-    capacity = fields.Nested(CapacitySchema, allow_none=True)
+    schedule = fields.List(fields.Nested(ScheduleSpanSchema), allow_none=True)
+    open_24_7 = fields.Boolean()
+    capacity = fields.Nested(CapacityViewSchema, allow_none=True)
     coverage = fields.List(fields.String())
     status = fields.String()
     location_ids = fields.List(fields.UUID())
@@ -379,6 +458,18 @@ class NearestQueryArgsSchema(SearchFilterArgsSchema):
         validate=[validate.Length(max=8), _region_code],
         metadata={"description": "Measure from this region's centroid (instead of lat/lng)."},
     )
+    near = fields.String(
+        validate=validate.Length(min=2, max=200),
+        metadata={
+            "description": "Measure from a place named in words (kupang, Kec. Kelapa Lima, "
+            "Kota Batam): the Kemendagri gazetteer, typos tolerated; with a geocoder "
+            "configured also a street address."
+        },
+    )
+    open_now = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Only services open now, in each site's own time zone."},
+    )
     within_region = fields.String(
         validate=[validate.Length(max=8), _region_code],
         metadata={"description": "The `region` filter of the list: served in this region."},
@@ -394,29 +485,59 @@ class NearestQueryArgsSchema(SearchFilterArgsSchema):
     @validates_schema
     def _one_origin(self, data: dict[str, Any], **_: Any) -> None:
         has_lat, has_lng = "lat" in data, "lng" in data
-        if "region" in data and (has_lat or has_lng):
-            raise ValidationError("Give either lat and lng, or region, not both.", "region")
         if has_lat != has_lng:
             missing = "lng" if has_lat else "lat"
             raise ValidationError("Give lat and lng together.", missing)
-        if not (has_lat or "region" in data):
-            raise ValidationError("Give lat and lng, or a region code.", "lat")
+        given = [name for name in ("region", "near") if name in data]
+        if has_lat and given:
+            raise ValidationError(f"Give either lat and lng, or {given[0]}, not both.", given[0])
+        if len(given) > 1:
+            raise ValidationError("Give either region or near, not both.", "near")
+        if not (has_lat or given):
+            raise ValidationError("Give lat and lng, a region code, or near.", "lat")
+
+
+class PlaceSchema(Schema):
+    code = fields.String()
+    name = fields.String()
+    level = fields.String(metadata={"description": "province, regency or district"})
+    score = fields.Float(metadata={"description": "Name similarity, 0-100."})
 
 
 class OriginSchema(Schema):
     latitude = fields.Float()
     longitude = fields.Float()
-    source = fields.String(metadata={"description": "point, regency_centroid or province_centroid"})
+    source = fields.String(
+        metadata={"description": "point, geocoder, regency_centroid or province_centroid"}
+    )
+    place = fields.Nested(
+        PlaceSchema, allow_none=True, metadata={"description": "The place `near` matched."}
+    )
+    alternatives = fields.List(
+        fields.Nested(PlaceSchema), metadata={"description": "Runner-up places for `near`."}
+    )
 
 
 class OrganizationSummarySchema(Schema):
     id = fields.UUID()
     name = fields.String()
     type = fields.String()
+    phones = fields.List(fields.String())
+    hotlines = fields.List(fields.String())
 
 
 class NearestItemSchema(Schema):
     distance_km = fields.Float(metadata={"description": "WGS-84 geodesic, one decimal."})
+    distance_approximate = fields.Boolean(
+        metadata={
+            "description": "The distance is to the regency's centroid standing in for a "
+            "confidential site."
+        }
+    )
+    open_now = fields.Boolean(
+        allow_none=True,
+        metadata={"description": "At the request's time in the site's zone; null: not known."},
+    )
     organization = fields.Nested(OrganizationSummarySchema)
     service = fields.Nested(lambda: ServiceSchema())
     location = fields.Nested(LocationSchema)

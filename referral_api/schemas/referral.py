@@ -7,6 +7,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ..models.referral import REFERRAL_STATUSES
+from ..services.referrals.offers import MAX_TARGETS, MIN_TARGETS
 from ..vocabularies import (
     CASE_OUTCOMES,
     CONSENT_BASES,
@@ -98,10 +99,36 @@ class ReferralCreateSchema(Schema):
     capacity_override = fields.String(allow_none=True, validate=validate.Length(max=2000))
 
 
+class ReferralOfferCreateSchema(ReferralCreateSchema):
+    """A referral-create body sent to 2-5 services at once (of different organizations)."""
+
+    class Meta:
+        exclude = ("to_organization_id", "to_service_id")
+
+    to_service_ids = fields.List(
+        fields.UUID(),
+        required=True,
+        validate=validate.Length(min=MIN_TARGETS, max=MAX_TARGETS),
+        metadata={"description": "The services asked, of different organizations."},
+    )
+    expires_in_minutes = fields.Integer(
+        strict=True,
+        allow_none=True,
+        validate=validate.Range(min=5, max=7 * 24 * 60),
+        metadata={
+            "description": "Unaccepted by then, the offer's referrals are cancelled (expired). "
+            "Default: 120 for high risk, 360 medium, 1440 low."
+        },
+    )
+
+
 class ReferralSchema(Schema):
     id = fields.UUID()
     case_id = fields.UUID()
     parent_referral_id = fields.UUID(allow_none=True)
+    offer_id = fields.UUID(
+        allow_none=True, metadata={"description": "The shelter offer it was sent in."}
+    )
     kind = fields.String()
     from_organization_id = fields.UUID()
     from_principal_id = fields.UUID()
@@ -135,6 +162,32 @@ class ReferralSchema(Schema):
         allow_none=True, metadata={"description": "Who must act on an overdue referral."}
     )
     version = fields.Integer(metadata={"description": "Also the ETag; send it as If-Match."})
+
+
+class ReferralOfferSchema(Schema):
+    offer_id = fields.UUID()
+    expires_at = Timestamp()
+    referrals = fields.List(fields.Nested(ReferralSchema))
+
+
+class SenderSchema(Schema):
+    id = fields.UUID()
+    name = fields.String()
+    type = fields.String()
+
+
+class ClientSummarySchema(Schema):
+    """De-identified: no alias, initials, age, birth year, nationality or history."""
+
+    referral_id = fields.UUID()
+    offer_id = fields.UUID(allow_none=True)
+    service_type = fields.String()
+    risk_level = fields.String()
+    age_band = fields.String(metadata={"description": "0-5, 6-11, 12-17, 18-24, 25-59, 60+"})
+    gender = fields.String()
+    needs = fields.List(fields.String())
+    languages = fields.List(fields.String())
+    from_organization = fields.Nested(SenderSchema)
 
 
 class TransitionSchema(Schema):

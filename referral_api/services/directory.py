@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import SQLColumnExpression, String, and_, case, cast, func, literal, select
@@ -171,6 +171,8 @@ class ServiceView:
     languages: list[str]
     fees: str
     hours: str | None
+    schedule: list[dict[str, Any]] | None
+    open_24_7: bool
     capacity: dict[str, Any] | None
     coverage: list[str]
     status: str
@@ -180,7 +182,7 @@ class ServiceView:
     updated_at: datetime
 
 
-def view_service(actor: Actor, service: Service) -> ServiceView:
+def view_service(actor: Actor, service: Service, *, stale_before: datetime) -> ServiceView:
     """A service with only the locations this actor may know exist."""
     return service_view_of(
         actor,
@@ -188,7 +190,21 @@ def view_service(actor: Actor, service: Service) -> ServiceView:
         service_types=service.service_types,
         coverage=service.coverage,
         locations=service.locations,
+        stale_before=stale_before,
     )
+
+
+# For readers that publish a capacity's `updated_at` rather than our staleness (HSDS).
+NEVER_STALE = datetime.min.replace(tzinfo=UTC)
+
+
+def capacity_view(service: Any, *, stale_before: datetime) -> dict[str, Any] | None:
+    """Its capacity, `stale` when not updated since `stale_before`."""
+    capacity = capacity_of(service)
+    if capacity is not None:
+        updated_at = capacity["updated_at"]
+        capacity["stale"] = updated_at is None or updated_at < stale_before
+    return capacity
 
 
 def service_view_of(
@@ -198,6 +214,7 @@ def service_view_of(
     service_types: list[str],
     coverage: list[str],
     locations: Iterable[Any],
+    stale_before: datetime,
 ) -> ServiceView:
     """The view of a Service, or of a row of the services table with its related rows."""
     known = may_know_confidential(actor)
@@ -211,7 +228,9 @@ def service_view_of(
         languages=list(service.languages or []),
         fees=service.fees,
         hours=service.hours,
-        capacity=capacity_of(service),
+        schedule=service.schedule,
+        open_24_7=service.open_24_7,
+        capacity=capacity_view(service, stale_before=stale_before),
         coverage=coverage,
         status=service.status,
         location_ids=[loc.id for loc in locations if known or not loc.confidential],
@@ -528,6 +547,8 @@ SERVICE_COLUMNS = (
     "languages",
     "fees",
     "hours",
+    "schedule",
+    "open_24_7",
     "status",
     "source",  # set by an import only (hsds.loading); the API's schemas do not take it
 )
@@ -548,11 +569,15 @@ def _service_values(data: Mapping[str, Any]) -> dict[str, Any]:
     if "capacity" in data:
         capacity = data["capacity"]
         if capacity is None:
-            values["beds_total"] = values["beds_available"] = None
+            values["beds_total"] = values["beds_available"] = values["capacity_status"] = None
         else:
-            for key in ("beds_total", "beds_available"):
+            for key, column in (
+                ("beds_total", "beds_total"),
+                ("beds_available", "beds_available"),
+                ("status", "capacity_status"),
+            ):
                 if key in capacity:
-                    values[key] = capacity[key]
+                    values[column] = capacity[key]
     return values
 
 
@@ -630,7 +655,7 @@ def create_service(
     service.genders, service.languages = [], []
     for key, value in _service_values(data).items():
         setattr(service, key, value)
-    if service.beds_total is not None:
+    if service.beds_total is not None or service.capacity_status is not None:
         service.capacity_updated_at = utcnow()
     errors: dict[str, str] = {}
     _set_links(session, service, data, errors)
@@ -662,7 +687,7 @@ def update_service(
     changed += _set_links(session, service, data, errors)
     _validate_service(service, errors)
     _raise_if(errors)
-    if {"beds_total", "beds_available"} & set(changed):
+    if {"beds_total", "beds_available", "capacity_status"} & set(changed):
         service.capacity_updated_at = utcnow()
     if changed:
         search_index.reindex(session, service_ids=[service.id])

@@ -105,6 +105,7 @@ def _referral_data(referral: ReferralRecord) -> dict[str, Any]:
     return {
         "referral_id": referral.id,
         "case_id": referral.case_id,
+        "offer_id": referral.offer_id,
         "kind": referral.kind,
         "from_organization_id": referral.from_organization_id,
         "to_organization_id": referral.to_organization_id,

@@ -1,9 +1,9 @@
 """Service search: filtered lists and the nearest services from a point or a region.
 
 Nearest search is one design for both databases: a bounding box on indexed latitude and
-longitude, grown until the circle it is sure to contain holds `limit` results, and the
-exact WGS-84 geodesic distance (Karney's algorithm, as geopy's `geodesic`) to every
-candidate in the box.
+longitude, first sized from the density of the index around the origin, grown until the
+circle it is sure to contain holds `limit` results, and the exact WGS-84 geodesic
+distance (Karney's algorithm, as geopy's `geodesic`) to every candidate in the box.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     cast,
+    func,
     or_,
     select,
     true,
@@ -42,7 +43,7 @@ from ..models import (
     ServiceTypeAssignment,
     service_locations,
 )
-from . import directory, regions, search_index
+from . import directory, gazetteer, hours, regions, search_index
 from .actors import Actor
 from .pagination import Page, paginate
 
@@ -56,6 +57,10 @@ MAX_DISTANCE_KM = 20_004.0
 KM_PER_DEGREE_MIN = 110.5
 FIRST_RADIUS_KM = 10.0
 GROWTH = 3.0
+# The first circle is sized to hold this many times `limit` entries at the density of
+# the origin's grid cell: a margin for filters the count does not apply and uneven spread.
+FIRST_CIRCLE_MARGIN = 2.0
+MIN_FIRST_RADIUS_KM = 0.5
 
 
 @dataclass(frozen=True)
@@ -155,6 +160,7 @@ def list_services(
     status: str | None = "active",
     page: int,
     per_page: int,
+    stale_before: datetime,
 ) -> Page[directory.ServiceView]:
     """List services matching every filter, as the actor may see them."""
     stmt = (
@@ -168,7 +174,9 @@ def list_services(
     if status:
         stmt = stmt.where(Service.status == status)
     result = paginate(session, stmt, page=page, per_page=per_page)
-    return result.map(lambda service: directory.view_service(actor, service))
+    return result.map(
+        lambda service: directory.view_service(actor, service, stale_before=stale_before)
+    )
 
 
 # -- nearest ------------------------------------------------------------------------------
@@ -178,20 +186,42 @@ def list_services(
 class Origin:
     latitude: float
     longitude: float
-    # `point`, `regency_centroid` or `province_centroid`.
+    # `point`, `geocoder`, `regency_centroid` or `province_centroid`.
     source: str
+    # For `near=`: the place matched (None for a geocoded address) and the runners-up.
+    place: gazetteer.Place | None = None
+    alternatives: list[gazetteer.Place] = field(default_factory=list)
+
+
+def _centroid_origin(session: Session, code: str, field_name: str) -> Origin:
+    centroid = regions.centroid(session, code)
+    if centroid is None or centroid.level not in ("regency", "province"):
+        raise ValidationFailed({field_name: f"Region {code} has no known centroid."})
+    return Origin(centroid.latitude, centroid.longitude, f"{centroid.level}_centroid")
 
 
 def origin_from(
-    session: Session, *, lat: float | None, lng: float | None, region: str | None
+    session: Session,
+    *,
+    lat: float | None,
+    lng: float | None,
+    region: str | None,
+    near: str | None = None,
+    geocoder: gazetteer.Geocoder | None = None,
 ) -> Origin:
-    """Where distances are measured from: a point, or a region's centroid."""
+    """Where distances are measured from: a point, a region's centroid, or a place named
+    in words (a gazetteer place's centroid, or an address the geocoder found)."""
     if region is not None:
         regions.require(session, region)
-        centroid = regions.centroid(session, region)
-        if centroid is None or centroid.level not in ("regency", "province"):
-            raise ValidationFailed({"region": f"Region {region} has no known centroid."})
-        return Origin(centroid.latitude, centroid.longitude, f"{centroid.level}_centroid")
+        return _centroid_origin(session, region, "region")
+    if near is not None:
+        resolved = gazetteer.resolve(session, text=near, geocoder=geocoder)
+        if resolved.point is not None:
+            latitude, longitude, _ = resolved.point
+            return Origin(latitude, longitude, "geocoder", alternatives=resolved.alternatives)
+        assert resolved.place is not None
+        origin = _centroid_origin(session, resolved.place.code, "near")
+        return replace(origin, place=resolved.place, alternatives=resolved.alternatives)
     assert lat is not None and lng is not None
     return Origin(lat, lng, "point")
 
@@ -201,11 +231,17 @@ class OrganizationSummary:
     id: uuid.UUID
     name: str
     type: str
+    phones: list[str]
+    hotlines: list[str]
 
 
 @dataclass(frozen=True)
 class NearestItem:
     distance_km: float
+    # The distance is to the regency's centroid standing in for a confidential site.
+    distance_approximate: bool
+    # At the request's time in the site's zone; None when the hours are not known.
+    open_now: bool | None
     organization: OrganizationSummary
     service: directory.ServiceView
     location: directory.LocationView
@@ -307,24 +343,40 @@ def _in_box(scope: _Scope) -> ColumnElement[bool]:
     )
 
 
+# What deciding `open_now` for a candidate needs: the hours and the site's zone.
+_HOURS = (Service.schedule, Service.open_24_7, Location.region_code, Location.country)
+
+
+def _open_at(at: datetime, schedule: Any, open_24_7: bool, region: Any, country: str) -> bool:
+    zone = hours.zone_name(region, country)
+    return hours.is_open(schedule, open_24_7=open_24_7, zone=zone, at=at) is True
+
+
 class _Candidates:
-    """The candidate queries of one search: built once, run for each box it grows to."""
+    """The candidate queries of one search: built once, run for each box it grows to.
+    With `open_at`, only the entries open at that instant."""
 
     def __init__(
-        self, session: Session, scopes: list[_Scope], conditions: list[ColumnElement[bool]]
+        self,
+        session: Session,
+        scopes: list[_Scope],
+        conditions: list[ColumnElement[bool]],
+        open_at: datetime | None = None,
     ) -> None:
         self.connection = session.connection()
-        self.scopes, self.conditions = scopes, conditions
+        self.scopes, self.conditions, self.open_at = scopes, conditions, open_at
         self.statements: dict[bool, list[Select[Any]]] = {}
 
     def _statements(self, whole_earth: bool) -> list[Select[Any]]:
         if whole_earth not in self.statements:
-            self.statements[whole_earth] = [
+            hours_columns = _HOURS if self.open_at else ()
+            statements = [
                 select(
                     type_coerce(SearchEntry.location_id, String),
                     type_coerce(SearchEntry.service_id, String),
                     scope.latitude,
                     scope.longitude,
+                    *hours_columns,
                 ).where(
                     scope.where,
                     scope.row.is_not(None) if whole_earth else _in_box(scope),
@@ -332,7 +384,44 @@ class _Candidates:
                 )
                 for scope in self.scopes
             ]
+            if self.open_at:
+                statements = [
+                    stmt.join(Service, Service.id == SearchEntry.service_id).join(
+                        Location, Location.id == SearchEntry.location_id
+                    )
+                    for stmt in statements
+                ]
+            self.statements[whole_earth] = statements
         return self.statements[whole_earth]
+
+    def first_radius(self, origin: Origin, limit: int, filters: Filters) -> float:
+        """The radius of the first box, from how many entries share the origin's grid cell
+        (with the type filter, which the index holds): about FIRST_CIRCLE_MARGIN x limit
+        entries at that density, so a box holds tens of candidates in a city of a million
+        sites as in a sparse regency. An empty cell says nothing: FIRST_RADIUS_KM."""
+        row, col = search_index.cell_of(origin.latitude, origin.longitude)
+        type_filter = (
+            [SearchEntry.type_mask.op("&")(search_index.type_mask(filters.service_types)) != 0]
+            if filters.service_types
+            else []
+        )
+        # One statement however many scopes: a count per scope, added up.
+        counts = [
+            select(func.count())
+            .where(scope.where, scope.row == row, scope.col == col, *type_filter)
+            .scalar_subquery()
+            for scope in self.scopes
+        ]
+        total: ColumnElement[int] = counts[0]
+        for count in counts[1:]:
+            total = total + count
+        entries = self.connection.execute(select(total)).scalar_one()
+        if not entries:
+            return FIRST_RADIUS_KM
+        side_km = search_index.CELL_DEGREES * KM_PER_DEGREE_MIN
+        area_km2 = side_km * side_km * max(math.cos(math.radians(origin.latitude)), 0.01)
+        wanted = FIRST_CIRCLE_MARGIN * limit
+        return max(MIN_FIRST_RADIUS_KM, math.sqrt(wanted * area_km2 / (math.pi * entries)))
 
     def __call__(
         self, box: tuple[float, float, float, float] | None
@@ -345,11 +434,15 @@ class _Candidates:
             params.update(rows=rows, first_col=first, last_col=last)
         # Ids as text: SQLite gives them so already, and no UUID objects are built for
         # rows that will not make the top k (PostgreSQL's driver still returns UUIDs).
-        return [
-            (str(a), str(b), c, d)
+        found: Iterable[Any] = (
+            row
             for stmt in self._statements(box is None)
-            for a, b, c, d in self.connection.execute(stmt, params)
-        ]
+            for row in self.connection.execute(stmt, params)
+        )
+        if self.open_at is not None:
+            at = self.open_at
+            found = (row for row in found if _open_at(at, *row[4:]))
+        return [(str(row[0]), str(row[1]), row[2], row[3]) for row in found]
 
 
 def _top_k(
@@ -378,18 +471,27 @@ def nearest(
     filters: Filters,
     limit: int,
     radius_km: float | None,
+    at: datetime,
+    open_now: bool = False,
+    stale_before: datetime,
 ) -> NearestResult:
-    """The `limit` nearest service-at-location entries, nearest first."""
-    candidates = _Candidates(session, _scopes(actor), _filter_conditions(session, actor, filters))
+    """The `limit` nearest service-at-location entries, nearest first (with `open_now`:
+    only those open at `at`, each site in its own time zone)."""
+    candidates = _Candidates(
+        session,
+        _scopes(actor),
+        _filter_conditions(session, actor, filters),
+        open_at=at if open_now else None,
+    )
     ceiling = min(radius_km, MAX_DISTANCE_KM) if radius_km is not None else MAX_DISTANCE_KM
-    radius = min(FIRST_RADIUS_KM, ceiling)
+    radius = min(candidates.first_radius(origin, limit, filters), ceiling)
     while True:
         rows = candidates(bounding_box(origin, radius))
         hits, enough = _top_k(origin, rows, limit, radius)
         if enough or radius >= ceiling:
             break
         radius = min(radius * GROWTH, ceiling)
-    return NearestResult(origin, _present(session, actor, hits))
+    return NearestResult(origin, _present(session, actor, hits, at=at, stale_before=stale_before))
 
 
 _IDS: BindParameter[list[uuid.UUID]] = bindparam("ids", expanding=True)
@@ -400,6 +502,8 @@ _SERVICES = (
         *Service.__table__.c,
         Organization.name.label("organization_name"),
         Organization.type.label("organization_type"),
+        Organization.phones.label("organization_phones"),
+        Organization.hotlines.label("organization_hotlines"),
     )
     .join(Organization, Organization.id == Service.organization_id)
     .where(Service.id.in_(_IDS))
@@ -422,7 +526,9 @@ _COVERAGE = (
 )
 
 
-def _present(session: Session, actor: Actor, hits: list[_Hit]) -> list[NearestItem]:
+def _present(
+    session: Session, actor: Actor, hits: list[_Hit], *, at: datetime, stale_before: datetime
+) -> list[NearestItem]:
     """The hits with their services, organizations and locations."""
     ids = list({uuid.UUID(hit.service_id) for hit in hits})
     if not ids:
@@ -441,6 +547,7 @@ def _present(session: Session, actor: Actor, hits: list[_Hit]) -> list[NearestIt
             service_types=[value for _, value in types[service_id]],
             coverage=[value for _, value in coverage[service_id]],
             locations=locations[service_id],
+            stale_before=stale_before,
         )
         for service_id, row in services.items()
     }
@@ -449,11 +556,18 @@ def _present(session: Session, actor: Actor, hits: list[_Hit]) -> list[NearestIt
         service_id, location_id = uuid.UUID(hit.service_id), uuid.UUID(hit.location_id)
         row = services[service_id]
         location = next(loc for loc in locations[service_id] if loc.id == location_id)
+        zone = hours.zone_name(location.region_code, location.country)
         items.append(
             NearestItem(
                 distance_km=round(hit.distance_km, 1),
+                distance_approximate=not directory.sees_site(actor, location),
+                open_now=hours.is_open(row.schedule, open_24_7=row.open_24_7, zone=zone, at=at),
                 organization=OrganizationSummary(
-                    row.organization_id, row.organization_name, row.organization_type
+                    row.organization_id,
+                    row.organization_name,
+                    row.organization_type,
+                    list(row.organization_phones or []),
+                    list(row.organization_hotlines or []),
                 ),
                 service=views[service_id],
                 location=directory.view_location(actor, location),

@@ -460,7 +460,11 @@ class Loader:
             outcome = "created"
         else:
             # A site the package cannot know (a confidential one) stays linked.
-            public = set(directory.view_service(Actor.public(), existing).location_ids)
+            public = set(
+                directory.view_service(
+                    Actor.public(), existing, stale_before=directory.NEVER_STALE
+                ).location_ids
+            )
             kept = [loc.id for loc in existing.locations if loc.id not in public]
             data["location_ids"] = list(dict.fromkeys(data["location_ids"] + kept))
             data.pop("organization_id")
@@ -478,7 +482,7 @@ class Loader:
         return "updated"
 
     def update_service(self, service: Service, data: dict[str, Any]) -> str:
-        view = directory.view_service(Actor.system(), service)
+        view = directory.view_service(Actor.system(), service, stale_before=directory.NEVER_STALE)
         now = {
             "name": view.name,
             "description": view.description,

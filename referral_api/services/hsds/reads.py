@@ -107,7 +107,7 @@ def _service_filters(stmt: _S, query: Query) -> _S:
 def _record(row: Row[Any]) -> ServiceRecord:
     service: Service = row._mapping[Service]
     last_modified: datetime = row._mapping["last_modified"]
-    view = directory.view_service(PUBLIC, service)
+    view = directory.view_service(PUBLIC, service, stale_before=directory.NEVER_STALE)
     public_ids = set(view.location_ids)
     sites = [loc for loc in service.locations if loc.status == "active"]
     return ServiceRecord(

@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from ...errors import Forbidden, Gone
-from ...models import Case
+from ...models import Case, Organization
 from ...models.base import utcnow
 from .. import audit, crypto
 from ..actors import Actor
 from .deadlines import Settings
-from .visibility import is_coordinator, may_read_profile, readable_case
+from .visibility import get_referral, is_coordinator, may_read_profile, readable_case
 
 
 @dataclass(frozen=True)
@@ -82,10 +82,11 @@ def read_case(
     ):
         _refuse(session, actor, case, "access_ended")
         raise Forbidden(
-            "Your organization's access to this client's profile has ended: its referrals in "
-            "the case were rejected, cancelled or ended more than "
-            f"{settings.closed_access_days:g} days ago, or the client's consent was withdrawn "
-            "or expired."
+            "Your organization's access to this client's profile has ended, or not begun: its "
+            "referrals in the case were rejected, cancelled or ended more than "
+            f"{settings.closed_access_days:g} days ago, the client's consent was withdrawn "
+            "or expired, or it received the case in a shelter offer it has not accepted "
+            "(until then GET /referrals/{id}/client-summary)."
         )
     profile = client_profile(settings, case)
     audit.record(
@@ -117,4 +118,66 @@ def _refuse(session: Session, actor: Actor, case: Case, why: str) -> None:
         entity_id=case.id,
         summary={"role": actor.role, "reason": why},
         durable=True,
+    )
+
+
+@dataclass(frozen=True)
+class ClientSummary:
+    """What a receiver sees before it accepts: nothing that identifies the client."""
+
+    referral_id: uuid.UUID
+    offer_id: uuid.UUID | None
+    service_type: str
+    risk_level: str
+    age_band: str
+    gender: str
+    needs: list[str]
+    languages: list[str]
+    from_organization: dict[str, Any]
+
+
+# Upper bounds (exclusive) of the age bands; children are banded by the rules that differ
+# for them (consent under 18, early childhood).
+AGE_BANDS = ((6, "0-5"), (12, "6-11"), (18, "12-17"), (25, "18-24"), (60, "25-59"))
+
+
+def age_band(client: dict[str, Any], today: date) -> str:
+    """The client's age band (from the age, or the birth year: then perhaps a year older)."""
+    age = client.get("age")
+    if age is None:
+        age = today.year - int(client["birth_year"]) - 1
+    return next((band for upper, band in AGE_BANDS if age < upper), "60+")
+
+
+def client_summary(
+    session: Session, *, actor: Actor, settings: Settings, referral_id: uuid.UUID
+) -> ClientSummary:
+    """The de-identified summary of a referral's client, for its sender and receiver."""
+    referral = get_referral(session, actor=actor, referral_id=referral_id)
+    parties = (referral.from_organization_id, referral.to_organization_id)
+    if not actor.is_admin and actor.organization_id not in parties:
+        raise Forbidden("Only the referral's sender and receiver read its client summary.")
+    case = session.get(Case, referral.case_id)
+    assert case is not None
+    client = client_profile(settings, case)
+    sender = session.get(Organization, referral.from_organization_id)
+    assert sender is not None
+    audit.record(
+        session,
+        actor=actor,
+        action="case.read_summary",
+        entity_type="case",
+        entity_id=case.id,
+        summary={"referral_id": str(referral.id)},
+    )
+    return ClientSummary(
+        referral_id=referral.id,
+        offer_id=referral.offer_id,
+        service_type=referral.service_type,
+        risk_level=referral.risk_level,
+        age_band=age_band(client, utcnow().date()),
+        gender=client["gender"],
+        needs=list(client.get("needs") or []),
+        languages=list(client.get("languages") or []),
+        from_organization={"id": sender.id, "name": sender.name, "type": sender.type},
     )

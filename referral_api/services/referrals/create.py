@@ -26,9 +26,15 @@ from .visibility import profile_case
 
 
 def create_referral(
-    session: Session, *, actor: Actor, settings: Settings, data: Mapping[str, Any]
+    session: Session,
+    *,
+    actor: Actor,
+    settings: Settings,
+    data: Mapping[str, Any],
+    offer_id: uuid.UUID | None = None,
 ) -> ReferralRecord:
-    """Send a referral, on an existing case or with a new one owned by the sender."""
+    """Send a referral, on an existing case or with a new one owned by the sender (as
+    one of the referrals of a shelter offer, with `offer_id`)."""
     if actor.role not in WRITERS or actor.organization_id is None:
         raise Forbidden("Only caseworkers and org_admins of an organization send referrals.")
     now = utcnow()
@@ -38,19 +44,7 @@ def create_referral(
     case: Case | None = None
     client: Mapping[str, Any]
     if data.get("case_id") is not None:
-        # Only an organization whose access to the client is open refers the client on.
-        try:
-            case = profile_case(
-                session,
-                actor=actor,
-                case_id=data["case_id"],
-                now=now,
-                closed_access_days=settings.closed_access_days,
-            )
-        except NotFound:
-            raise ValidationFailed({"case_id": "No such case."}) from None
-        if case.closed_at is not None:
-            raise ValidationFailed({"case_id": "The case is closed; open a new case."})
+        case = case_to_refer(session, actor=actor, settings=settings, case_id=data["case_id"])
         client = client_profile(settings, case)
         if data["kind"] == "transfer" and not _may_transfer(session, actor, case):
             raise Forbidden(
@@ -75,25 +69,7 @@ def create_referral(
 
     connection = session.connection()
     if case is None:
-        case_id = uuid.uuid4()
-        connection.execute(
-            INSERT_CASE,
-            {
-                "id": case_id,
-                "reference": data["case"].get("reference"),
-                "owner_organization_id": actor.organization_id,
-                **sealed_profile(settings.secret_key, case_id, dict(client)),
-                "created_by": actor.principal_id,
-            },
-        )
-        audit.record(
-            session,
-            actor=actor,
-            action="case.create",
-            entity_type="case",
-            entity_id=case_id,
-            summary={"owner_organization_id": str(actor.organization_id)},
-        )
+        case_id = open_case(session, actor=actor, settings=settings, case=data["case"])
     else:
         case_id = case.id
 
@@ -104,6 +80,7 @@ def create_referral(
         id=uuid.uuid4(),
         case_id=case_id,
         parent_referral_id=parent.id if parent else None,
+        offer_id=offer_id,
         kind=data["kind"],
         from_organization_id=actor.organization_id,
         from_principal_id=_principal_id(actor),
@@ -166,6 +143,52 @@ def create_referral(
     )
     events.referral_created(session, referral=referral)
     return referral
+
+
+def case_to_refer(
+    session: Session, *, actor: Actor, settings: Settings, case_id: uuid.UUID
+) -> Case:
+    """The open case a referral (or offer) is sent on, or 422: only an organization whose
+    access to the client is open refers the client on."""
+    try:
+        case = profile_case(
+            session,
+            actor=actor,
+            case_id=case_id,
+            now=utcnow(),
+            closed_access_days=settings.closed_access_days,
+        )
+    except NotFound:
+        raise ValidationFailed({"case_id": "No such case."}) from None
+    if case.closed_at is not None:
+        raise ValidationFailed({"case_id": "The case is closed; open a new case."})
+    return case
+
+
+def open_case(
+    session: Session, *, actor: Actor, settings: Settings, case: Mapping[str, Any]
+) -> uuid.UUID:
+    """Write a new case owned by the actor's organization, its client profile sealed."""
+    case_id = uuid.uuid4()
+    session.connection().execute(
+        INSERT_CASE,
+        {
+            "id": case_id,
+            "reference": case.get("reference"),
+            "owner_organization_id": actor.organization_id,
+            **sealed_profile(settings.secret_key, case_id, dict(case["client"])),
+            "created_by": actor.principal_id,
+        },
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="case.create",
+        entity_type="case",
+        entity_id=case_id,
+        summary={"owner_organization_id": str(actor.organization_id)},
+    )
+    return case_id
 
 
 def _principal_id(actor: Actor) -> uuid.UUID:

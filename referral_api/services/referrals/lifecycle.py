@@ -1,22 +1,37 @@
 """Moving a referral through its lifecycle: as its sender or its receiver, or, to cancel
-it on the client's behalf (consent withdrawn, case closed), as the case's owner."""
+it on the client's behalf (consent withdrawn, case closed), as the case's owner.
+
+A referral of a shelter offer moves as any other; accepting one fills the offer, and the
+offer's other referrals are cancelled (`filled_elsewhere`) in the same transaction.
+"""
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
-from ...errors import Forbidden, NotFound, PreconditionFailed
+from ...errors import Conflict, Forbidden, NotFound, PreconditionFailed
+from ...models import ReferralOffer, Role
 from ...models.base import update_params, utcnow
 from .. import audit, events
 from ..actors import Actor
 from .history import record_event
 from .record import ReferralRecord
 from .rules import WRITERS, check_move, request_errors, side_setting
-from .statements import CASES, CHANGE_CASE_OWNER, LOCK_REFERRAL, REFERRALS, move
+from .statements import (
+    CASES,
+    CHANGE_CASE_OWNER,
+    CLAIM_OFFER,
+    LOCK_REFERRAL,
+    OFFER_OF,
+    OPEN_OF_OFFER,
+    REFERRALS,
+    move,
+)
 from .visibility import get_referral
 
 
@@ -41,6 +56,13 @@ def transition(
     connection = session.connection()
     params = _move_params(referral_id, status, reason, note, outcome, actor, expected_version)
     errors = request_errors(status, reason, note, outcome)
+    # Claimed before the referral is touched, so concurrent acceptances of one offer queue
+    # on the offer's row and never hold each other's referrals (no deadlock).
+    offer = (
+        claim_offer(session, referral_id=referral_id, now=params["now"])
+        if (status == "accepted" and not errors)
+        else None
+    )
     updated = None
     if not errors and actor.role in WRITERS and actor.organization_id is not None:
         guard = "version" if expected_version is not None else "status"
@@ -48,7 +70,16 @@ def transition(
     if updated is None:
         _refuse(session, actor, referral_id, expected_version, status, errors)
         updated = connection.execute(move(status, outcome is not None, None), params).one()
-    return _moved(session, actor, updated, status, reason, note, role=side_setting(status))
+    referral = _moved(session, actor, updated, status, reason, note, role=side_setting(status))
+    if offer is not None:
+        close_offer(
+            session,
+            offer_id=offer.id,
+            sender=(offer.from_principal_id, offer.from_organization_id),
+            reason="filled_elsewhere",
+            keep=referral.id,
+        )
+    return referral
 
 
 def cancel_for_owner(
@@ -145,6 +176,55 @@ def _moved(
     if transfers_case:
         events.case_owner_changed(session, referral=referral)
     return referral
+
+
+def claim_offer(session: Session, *, referral_id: uuid.UUID, now: datetime) -> Row[Any] | None:
+    """Fill the open offer this referral belongs to, if any, for it: the first acceptance
+    wins. Raise Conflict if the offer has expired; None for a referral of no offer, or
+    one whose offer another acceptance filled (its own move then fails as it should)."""
+    connection = session.connection()
+    offer_id = connection.execute(OFFER_OF, {"referral_id": referral_id}).scalar()
+    if offer_id is None:
+        return None
+    claimed = connection.execute(
+        CLAIM_OFFER, {"offer_id": offer_id, "winner": referral_id, "now": now}
+    ).first()
+    if claimed is None:
+        offer = session.get(ReferralOffer, offer_id)
+        if offer is not None and (offer.status == "expired" or offer.expires_at <= now):
+            raise Conflict(f"The offer expired at {offer.expires_at:%Y-%m-%dT%H:%M:%SZ}.")
+    return claimed
+
+
+def close_offer(
+    session: Session,
+    *,
+    offer_id: uuid.UUID,
+    sender: tuple[uuid.UUID, uuid.UUID],
+    reason: str,
+    keep: uuid.UUID | None,
+) -> int:
+    """Cancel the offer's open referrals but `keep`, in the name of its sender (principal,
+    organization): the sender's rule, applied for it. Return how many."""
+    actor = Actor(*sender, Role.CASEWORKER)
+    others = list(
+        session.connection().execute(OPEN_OF_OFFER, {"offer_id": offer_id, "keep": keep}).scalars()
+    )
+    note = {
+        "filled_elsewhere": "Another service of the offer accepted the client.",
+        "expired": "Nobody accepted the offer before it expired.",
+    }[reason]
+    for other in others:
+        transition(
+            session,
+            actor=actor,
+            referral_id=other,
+            expected_version=None,
+            status="cancelled",
+            reason=reason,
+            note=note,
+        )
+    return len(others)
 
 
 def _refuse(

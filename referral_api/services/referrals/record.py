@@ -17,6 +17,7 @@ class ReferralRecord:
     id: uuid.UUID
     case_id: uuid.UUID
     parent_referral_id: uuid.UUID | None
+    offer_id: uuid.UUID | None
     kind: str
     from_organization_id: uuid.UUID
     from_principal_id: uuid.UUID

@@ -33,6 +33,7 @@ from ...models import (
     Organization,
     Referral,
     ReferralEvent,
+    ReferralOffer,
     ReferralRegion,
     service_locations,
 )
@@ -110,6 +111,32 @@ RECORD_REGIONS = ReferralRegion.__table__.insert().from_select(
             Location.region_code.is_not(None),
         ),
     ),
+)
+OFFERS = ReferralOffer.__table__
+_NOW = bindparam("now", type_=OFFERS.c.expires_at.type)
+# Shelter offers: the offer a referral was sent in; filling it (only while open and not
+# expired: the first acceptance wins); the offer's referrals still open.
+OFFER_OF: Select[Any] = select(REFERRALS.c.offer_id).where(
+    REFERRALS.c.id == bindparam("referral_id")
+)
+CLAIM_OFFER: Update = (
+    OFFERS.update()
+    .where(
+        OFFERS.c.id == bindparam("offer_id"),
+        OFFERS.c.status == "open",
+        OFFERS.c.expires_at > _NOW,
+    )
+    .values(status="filled", winner_referral_id=bindparam("winner"), closed_at=_NOW)
+    .returning(OFFERS.c.id, OFFERS.c.from_organization_id, OFFERS.c.from_principal_id)
+)
+OPEN_OF_OFFER: Select[Any] = (
+    select(REFERRALS.c.id)
+    .where(
+        REFERRALS.c.offer_id == bindparam("offer_id"),
+        REFERRALS.c.id.is_distinct_from(bindparam("keep", type_=Referral.id.type)),
+        REFERRALS.c.status.not_in(sorted(TERMINAL)),
+    )
+    .order_by(REFERRALS.c.id)
 )
 TARGET_ORGANIZATION = select(Organization.id, Organization.status).where(
     Organization.id == bindparam("organization_id")

@@ -74,6 +74,10 @@ def readable_case(session: Session, *, actor: Actor, case_id: uuid.UUID) -> Case
     return case
 
 
+# The statuses of a referral whose receiver has taken the client on.
+TAKEN_ON = ("accepted", "in-progress", "on-hold", "completed", "failed")
+
+
 def profile_access_clause(
     organization_id: uuid.UUID, *, now: datetime, closed_access_days: float
 ) -> ColumnElement[bool]:
@@ -84,6 +88,8 @@ def profile_access_clause(
     after it was completed or failed; never once it was rejected, cancelled or entered in
     error; never after the consent it was sent under expired, or was withdrawn for this
     organization (a referral sent after a withdrawal carries consent obtained after it).
+    A receiver of a shelter offer's referral only once it has taken the client on: until
+    then it reads the de-identified summary, and the receivers the offer cancelled never.
     """
     withdrawn = exists().where(
         ConsentWithdrawal.case_id == Referral.case_id,
@@ -106,7 +112,10 @@ def profile_access_clause(
             Referral.case_id == Case.id,
             or_(
                 Referral.from_organization_id == organization_id,
-                Referral.to_organization_id == organization_id,
+                and_(
+                    Referral.to_organization_id == organization_id,
+                    or_(Referral.offer_id.is_(None), Referral.status.in_(TAKEN_ON)),
+                ),
             ),
             window_open,
             or_(Referral.consent_expires_at.is_(None), Referral.consent_expires_at > now),
