@@ -23,11 +23,16 @@ _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 V = TypeVar("V", bound=Callable[..., Any])
 
 
-def writes_on_read(view: V) -> V:
+def writes_on_read(view: V | None = None, *, when: Callable[[], bool] | None = None) -> Any:
     """Mark a GET view that writes (an audited read), so its transaction begins as a
-    writer's."""
-    view.writes_on_read = True  # type: ignore[attr-defined]
-    return view
+    writer's; with `when`, only the requests for which it answers true (say, a query
+    parameter that makes the read audited)."""
+
+    def mark(view: V) -> V:
+        view.writes_on_read = when or True  # type: ignore[attr-defined]
+        return view
+
+    return mark if view is None else mark(view)
 
 
 def request_writes() -> bool:
@@ -36,7 +41,8 @@ def request_writes() -> bool:
         return True
     view = current_app.view_functions.get(request.endpoint or "")
     handler = getattr(getattr(view, "view_class", None), request.method.lower(), view)
-    return bool(getattr(handler, "writes_on_read", False))
+    marked = getattr(handler, "writes_on_read", False)
+    return bool(marked() if callable(marked) else marked)
 
 
 def _begin() -> None:
