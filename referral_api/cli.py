@@ -293,7 +293,8 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
 )
 @click.option("--once", is_flag=True, help="Do one round, then exit.")
 def worker_command(poll_s: float, once: bool) -> None:
-    """Deliver webhooks and emit overdue events until stopped (SIGINT/SIGTERM)."""
+    """Deliver webhooks, emit overdue events and, with an audit signing key, sign a
+    checkpoint every REFERRAL_API_CHECKPOINT_MINUTES, until stopped (SIGINT/SIGTERM)."""
     import signal
     import threading
 
@@ -309,6 +310,7 @@ def worker_command(poll_s: float, once: bool) -> None:
         click.echo(
             f"numbered {progress.numbered}, attempted {progress.attempted}, "
             f"delivered {progress.delivered}, overdue events {progress.overdue}"
+            + ("" if progress.checkpoint is None else f", checkpoint at {progress.checkpoint}")
         )
         return
     stop = threading.Event()

@@ -7,12 +7,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select, text
+from sqlalchemy.orm import Session, sessionmaker
 
 from referral_api.cli import main
+from referral_api.config import DEMO_SECRET_KEY
 from referral_api.db import make_engine
 from referral_api.models import AuditEvent
 from referral_api.models.audit import GENESIS_HASH, event_hash
 from referral_api.services import checkpoints
+from referral_api.worker import Worker, WorkerSettings
 
 from .audit_helpers import tamper
 
@@ -134,3 +137,40 @@ def test_the_api_serves_checkpoints_and_the_public_key(
     assert response.status_code == 200 and response.mimetype == "text/plain"
     checkpoint = checkpoints.open_note(response.get_data(as_text=True), key)
     assert checkpoint.size >= 1
+
+
+def test_the_worker_signs_a_checkpoint_on_schedule(chain_url, signing_key, tmp_path) -> None:
+    engine = make_engine(chain_url)
+    now = [1000.0]
+    settings = WorkerSettings(
+        secret_key=DEMO_SECRET_KEY,
+        audit_signing_key=signing_key,
+        checkpoint_every_s=15 * 60,
+        checkpoint_dir=tmp_path / "checkpoints",
+    )
+    worker = Worker(sessionmaker(bind=engine), settings, clock=lambda: now[0])
+    key = checkpoints.load_signing_key(signing_key).public_key()
+
+    def written() -> list[checkpoints.Checkpoint]:
+        files = sorted((tmp_path / "checkpoints").glob("checkpoint-*.txt"))
+        return [checkpoints.open_note(f.read_text(), key) for f in files]
+
+    assert worker.run_once(check_deadlines=False).checkpoint == 6  # at once on start
+    now[0] += 14 * 60
+    assert worker.run_once(check_deadlines=False).checkpoint is None  # not yet due
+    assert [c.size for c in written()] == [6]
+    CliRunner().invoke(
+        main,
+        ["tokens", "create", "--role", "admin", "--name", "one more"],
+        env={"DATABASE_URL": chain_url},
+    )
+    now[0] += 60
+    assert worker.run_once(check_deadlines=False).checkpoint == 7
+    assert [c.size for c in written()] == [6, 7]
+    with Session(engine) as session:
+        for checkpoint in written():
+            assert checkpoints.verify(session, checkpoint=checkpoint).ok
+    unkeyed = Worker(sessionmaker(bind=engine), WorkerSettings(secret_key=DEMO_SECRET_KEY))
+    assert unkeyed.run_once(check_deadlines=False).checkpoint is None
+    worker.close()
+    engine.dispose()

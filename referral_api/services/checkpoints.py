@@ -106,6 +106,17 @@ def sign(checkpoint: Checkpoint, key: Ed25519PrivateKey) -> str:
     return f"{body}\n{_DASH} {ORIGIN} {base64.b64encode(signature).decode()}\n"
 
 
+def save(note: str, checkpoint: Checkpoint, directory: Path) -> Path:
+    """Write the note to `directory` as checkpoint-<size>-<time>.txt, whole or not at all."""
+    directory.mkdir(parents=True, exist_ok=True)
+    taken = checkpoint.taken_at.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = directory / f"checkpoint-{checkpoint.size:012d}-{taken}.txt"
+    partial = path.with_suffix(".partial")
+    partial.write_text(note, encoding="utf-8")
+    partial.replace(path)
+    return path
+
+
 def open_note(note: str, key: Ed25519PublicKey) -> Checkpoint:
     """The checkpoint a note signed by `key` holds; CheckpointInvalid otherwise."""
     body, separator, signatures = note.partition("\n\n")
