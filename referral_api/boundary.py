@@ -35,12 +35,20 @@ def writes_on_read(view: V | None = None, *, when: Callable[[], bool] | None = N
     return mark if view is None else mark(view)
 
 
+def reads_only(view: V) -> V:
+    """Mark a POST view that only reads (a question too long for a query string), so its
+    transaction does not hold SQLite's write lock while it works."""
+    view.reads_only = True  # type: ignore[attr-defined]
+    return view
+
+
 def request_writes() -> bool:
-    """Whether this request is expected to write: any unsafe method, or a marked read."""
-    if request.method not in _SAFE_METHODS:
-        return True
+    """Whether this request is expected to write: any unsafe method not marked as only
+    reading, or a read marked as writing."""
     view = current_app.view_functions.get(request.endpoint or "")
     handler = getattr(getattr(view, "view_class", None), request.method.lower(), view)
+    if request.method not in _SAFE_METHODS:
+        return not getattr(handler, "reads_only", False)
     marked = getattr(handler, "writes_on_read", False)
     return bool(marked() if callable(marked) else marked)
 
