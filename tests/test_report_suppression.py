@@ -210,3 +210,25 @@ def test_bad_suppress_value_is_422(client, make_caller) -> None:
     response = client.get("/api/v1/reports/referrals?suppress=maybe", headers=admin.headers)
     assert response.status_code == 422
     assert "suppress" in response.json["errors"]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(COUNTS, min_size=1, max_size=12),
+    st.sets(st.integers(0, 11), max_size=3),
+    st.booleans(),
+)
+def test_a_single_column_keeps_every_hidden_count_ranging(counts, forced, hide_total) -> None:
+    forced = {i for i in forced if i < len(counts)}
+    column = disclosure.suppress_column(
+        counts, min_cell=MIN_CELL, forced=forced, hide_total=hide_total
+    )
+    assert forced <= column.hidden_rows
+    assert {i for i, c in enumerate(counts) if 0 < c < MIN_CELL} <= column.hidden_rows
+    total = sum(counts)
+    if hide_total or 0 < total < MIN_CELL:
+        assert column.total
+    grid: Grid = [[None, None] if i in column.hidden_rows else [c, c] for i, c in enumerate(counts)]
+    grid.append([None, None] if column.total else [total, total])
+    for cell, (low, high) in feasible_ranges(grid).items():
+        assert high - low >= MIN_CELL - 1e-9, (counts, forced, cell, low, high)

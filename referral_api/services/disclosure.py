@@ -61,6 +61,32 @@ class Suppression:
         return not any((row, column) in self.hidden for column in range(self.columns + 1))
 
 
+@dataclass(frozen=True)
+class ColumnSuppression:
+    hidden_rows: frozenset[int]
+    total: bool
+
+
+def suppress_column(
+    counts: list[int], *, min_cell: int, forced: Iterable[int] = (), hide_total: bool = False
+) -> ColumnSuppression:
+    """A single column with its total: hide the small counts and the `forced` rows, then
+    the smallest others until at least two are hidden and they add up to `min_cell` or
+    more. Knowing only their sum s, each hidden count then ranges over [0, s]. When the
+    column cannot give that, or its total is small or must be hidden, the total is hidden
+    (with at least one count), and then nothing bounds a hidden count from above."""
+    hidden = {i for i, count in enumerate(counts) if 0 < count < min_cell} | set(forced)
+    others = sorted((count, i) for i, count in enumerate(counts) if i not in hidden)
+    if hide_total and not hidden and others:
+        hidden.add(others.pop(0)[1])
+    if not hidden:
+        return ColumnSuppression(frozenset(), False)
+    while others and (len(hidden) < 2 or sum(counts[i] for i in hidden) < min_cell):
+        hidden.add(others.pop(0)[1])
+    safe = len(hidden) >= 2 and sum(counts[i] for i in hidden) >= min_cell
+    return ColumnSuppression(frozenset(hidden), hide_total or not safe)
+
+
 def extend(cells: list[list[int]]) -> list[list[int]]:
     """The table with its row totals as a last column and column totals as a last row."""
     width = len(cells[0]) if cells else 0

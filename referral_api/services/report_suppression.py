@@ -6,9 +6,10 @@ The report's counts form tables with margins, each protected by `disclosure.supp
 - the main table: groups by status, with rejected split by reason, its row totals the
   groups' `total` and its last row the report's `totals`;
 - one single-column table per further count: entered in error, overdue, and the number of
-  referrals behind each duration. These counts overlap the main table (an overdue referral
-  is open; an acknowledged one is past `requested`), so a group's further counts are
-  hidden whenever its main row hides anything, then protected in their own column.
+  referrals behind each duration (`disclosure.suppress_column`). These counts overlap the
+  main table (an overdue referral is open; an acknowledged one is past `requested`), so a
+  group's further counts are hidden whenever its main row hides anything, then protected
+  in their own column.
 
 Derived figures follow their counts: a group's rejected count is published only when each
 reason's is; its acceptance rate only when its main row is whole, its count of decided
@@ -68,12 +69,13 @@ def apply(
         if name == "time_to_decide_s":
             # decided - rejected = accepted, which must not be published when small.
             forced |= {i for i, f in enumerate(lines) if small(f["accepted"], min_cell)}
-        column = disclosure.suppress(
-            [[further_count(f, name)] for f in rows],
+        column = disclosure.suppress_column(
+            [further_count(f, name) for f in rows],
             min_cell=min_cell,
-            forced={(i, j) for i in forced for j in (0, 1)},
+            forced=(i for i in forced if i < len(rows)),
+            hide_total=len(rows) in forced,
         )
-        further[name] = {i for i in range(len(lines)) if column.cell(i, 0) or column.cell(i, 1)}
+        further[name] = set(column.hidden_rows) | ({len(rows)} if column.total else set())
 
     masked: list[tuple[Figures, bool]] = []
     for i, figures in enumerate(lines):
