@@ -22,9 +22,10 @@ protecting rectangle through it is suppressed: fewest column totals and grand to
 newly hidden, then fewest row totals, then fewest new cells, then the least count newly
 hidden, then the first in row and column order. One always exists: the cell with its row
 total, its column total and the grand total -- t raises all four, so nothing bounds it
-above. The search looks first among the rows that already hide a cell in the same column,
-and among all rows only when none of those protects without hiding a margin; it weighs
-each set of rectangles at once (numpy).
+above. The search looks first among rectangles that reuse hidden cells (another row that
+hides a cell in the same column, another column that hides a cell in the same row), and
+widens only when none of those protects without hiding a margin; it weighs each set of
+rectangles at once (numpy).
 
 This is the hypercube method of tau-Argus restricted to two dimensions; it may hide more
 than an optimal (linear-programming) pattern would, never less than the rule requires.
@@ -127,47 +128,58 @@ class _Search:
         self.margin[: self.last_row, self.last_column] = True
         # Counts newly hidden never exceed three grand totals: the cost's last digit.
         self.base = 3 * int(table[self.last_row, self.last_column]) + 1
-        self.m = np.arange(table.shape[1])[None, :]
         # Any cost from here up hides a margin.
         self.margin_cost = 4 * self.base
 
     def cheapest(self, i: int, j: int, hidden: NDArray[np.bool_]) -> list[tuple[int, int]]:
-        """First among the rows with a hidden cell in column j (the rectangle reuses it);
-        among all rows only if none of those protects without hiding a margin."""
-        near = np.flatnonzero(hidden[:, j])
-        found = self._best(i, j, hidden, near[near != i])
-        if found is None or found[0] >= self.margin_cost:
-            everywhere = self._best(i, j, hidden, np.arange(self.table.shape[0]))
-            assert everywhere is not None  # the cell with its margins always protects
-            found = min(everywhere, found or everywhere)
+        """First among the rectangles whose other row hides a cell in column j and whose
+        other column hides a cell in row i; then any column; then any row. The first of
+        these that finds a rectangle hiding no margin has the answer."""
+        rows, columns = np.arange(self.table.shape[0]), np.arange(self.table.shape[1])
+        near_rows, near_columns = np.flatnonzero(hidden[:, j]), np.flatnonzero(hidden[i, :])
+        found = None
+        for ks, ms in ((near_rows, near_columns), (near_rows, columns), (rows, columns)):
+            best = self._best(i, j, hidden, ks, ms)
+            if best is not None and (found is None or best < found):
+                found = best
+            if found is not None and found[0] < self.margin_cost:
+                break
+        assert found is not None  # the cell with its margins always protects
         k, m = found[1]
         return [(i, j), (k, m), (i, m), (k, j)]
 
     def _best(
-        self, i: int, j: int, hidden: NDArray[np.bool_], ks: NDArray[np.intp]
+        self,
+        i: int,
+        j: int,
+        hidden: NDArray[np.bool_],
+        ks: NDArray[np.intp],
+        ms: NDArray[np.intp],
     ) -> tuple[int, tuple[int, int]] | None:
-        """The cheapest protecting rectangle through (i, j) with its other row in `ks`:
-        its cost and (k, m)."""
-        if ks.size == 0:
+        """The cheapest protecting rectangle through (i, j) with its other row in `ks`
+        and its other column in `ms`: its cost and (k, m)."""
+        ks, ms = ks[ks != i], ms[ms != j]
+        if ks.size == 0 or ms.size == 0:
             return None
         t, never = self.table, np.iinfo(np.int64).max // 4
-        a, d, b, c = t[i, j], t[ks], t[i, :][None, :], t[ks, j][:, None]
+        cross = np.ix_(ks, ms)
+        a, d, b, c = t[i, j], t[cross], t[i, ms][None, :], t[ks, j][:, None]
         # Whether t raises each corner; t >= -(least raised) and t <= least lowered.
         ups = (
             not self.margin[i, j],
-            ~self.margin[ks],
-            self.margin[i, :][None, :],
+            ~self.margin[cross],
+            self.margin[i, ms][None, :],
             self.margin[ks, j][:, None],
         )
         raised = lowered = np.full(d.shape, never)
         for count, up in zip((a, d, b, c), ups, strict=True):
             raised = np.minimum(raised, np.where(up, count, never))
             lowered = np.minimum(lowered, np.where(up, never, count))
-        valid = (raised + lowered >= self.min_cell) & (ks != i)[:, None]
-        valid[:, j] = False
-        new_d = (~hidden[ks]).astype(np.int64)
-        new_b, new_c = ~hidden[i, :][None, :], ~hidden[ks, j][:, None]
-        last_row, last_column = ks[:, None] == self.last_row, self.m == self.last_column
+        valid = raised + lowered >= self.min_cell
+        new_d = (~hidden[cross]).astype(np.int64)
+        new_b, new_c = ~hidden[i, ms][None, :], ~hidden[ks, j][:, None]
+        last_row = ks[:, None] == self.last_row
+        last_column = ms[None, :] == self.last_column
         tops = new_d * last_row + new_b * (i == self.last_row) + new_c * last_row
         row_totals = (
             new_d * (last_column & ~last_row)
@@ -181,5 +193,5 @@ class _Search:
         at = int(np.argmin(cost))
         if not valid.flat[at]:
             return None
-        row, m = divmod(at, d.shape[1])
-        return int(cost.flat[at]), (int(ks[row]), m)
+        row, column = divmod(at, d.shape[1])
+        return int(cost.flat[at]), (int(ks[row]), int(ms[column]))
