@@ -23,20 +23,34 @@ _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 V = TypeVar("V", bound=Callable[..., Any])
 
 
-def writes_on_read(view: V) -> V:
+def writes_on_read(view: V | None = None, *, when: Callable[[], bool] | None = None) -> Any:
     """Mark a GET view that writes (an audited read), so its transaction begins as a
-    writer's."""
-    view.writes_on_read = True  # type: ignore[attr-defined]
+    writer's; with `when`, only the requests for which it answers true (say, a query
+    parameter that makes the read audited)."""
+
+    def mark(view: V) -> V:
+        view.writes_on_read = when or True  # type: ignore[attr-defined]
+        return view
+
+    return mark if view is None else mark(view)
+
+
+def reads_only(view: V) -> V:
+    """Mark a POST view that only reads (a question too long for a query string), so its
+    transaction does not hold SQLite's write lock while it works."""
+    view.reads_only = True  # type: ignore[attr-defined]
     return view
 
 
 def request_writes() -> bool:
-    """Whether this request is expected to write: any unsafe method, or a marked read."""
-    if request.method not in _SAFE_METHODS:
-        return True
+    """Whether this request is expected to write: any unsafe method not marked as only
+    reading, or a read marked as writing."""
     view = current_app.view_functions.get(request.endpoint or "")
     handler = getattr(getattr(view, "view_class", None), request.method.lower(), view)
-    return bool(getattr(handler, "writes_on_read", False))
+    if request.method not in _SAFE_METHODS:
+        return not getattr(handler, "reads_only", False)
+    marked = getattr(handler, "writes_on_read", False)
+    return bool(marked() if callable(marked) else marked)
 
 
 def _begin() -> None:

@@ -510,7 +510,8 @@ def retention_purge(dry_run: bool) -> None:
 )
 @click.option("--once", is_flag=True, help="Do one round, then exit.")
 def worker_command(poll_s: float, once: bool) -> None:
-    """Deliver webhooks, emit overdue events and expire shelter offers until stopped
+    """Deliver webhooks, emit overdue events, expire shelter offers and, with an audit
+    signing key, sign a checkpoint every REFERRAL_API_CHECKPOINT_MINUTES, until stopped
     (SIGINT/SIGTERM)."""
     import signal
     import threading
@@ -528,6 +529,7 @@ def worker_command(poll_s: float, once: bool) -> None:
             f"numbered {progress.numbered}, attempted {progress.attempted}, "
             f"delivered {progress.delivered}, overdue events {progress.overdue}, "
             f"offer referrals expired {progress.expired}"
+            + ("" if progress.checkpoint is None else f", checkpoint at {progress.checkpoint}")
         )
         return
     stop = threading.Event()

@@ -38,6 +38,10 @@ MAX_HEADER_TIMEOUT_S = 60.0
 DEFAULT_BODY_TIMEOUT_S = 30.0
 DEFAULT_REQUEST_TIMEOUT_S = 60.0
 DEFAULT_SHUTDOWN_TIMEOUT_S = 30.0
+# Reports hide counts from 1 to MIN_CELL - 1 (README "Reports").
+DEFAULT_MIN_CELL = 5
+# The worker signs a checkpoint of the audit chain this often, when it has a key.
+DEFAULT_CHECKPOINT_MINUTES = 60.0
 # Used only by `referral-api demo` and the test-suite; never in production.
 DEMO_SECRET_KEY = "demo-only-secret-key-not-for-production-use"  # noqa: S105
 
@@ -73,6 +77,10 @@ class Config:
     cors_origins: tuple[str, ...] = ("*",)
     # Signs audit checkpoints (services/checkpoints.py); kept apart from the database.
     audit_signing_key: str | None = None
+    checkpoint_minutes: float = DEFAULT_CHECKPOINT_MINUTES
+    # Where the worker also writes its checkpoints (one file each); always logged.
+    checkpoint_dir: Path | None = None
+    min_cell: int = DEFAULT_MIN_CELL
     # Partner webhooks (DESIGN.md "Partner events").
     webhook_allow_private: bool = False
     webhook_timeout: float = DEFAULT_WEBHOOK_TIMEOUT
@@ -150,6 +158,14 @@ class Config:
             or "memory://",
             audit_signing_key=parse_signing_key(env.get("REFERRAL_API_AUDIT_SIGNING_KEY", "")),
             hsds_dir=Path(env.get("REFERRAL_API_HSDS_DIR", "").strip() or DEFAULT_HSDS_DIR),
+            checkpoint_minutes=parse_positive_number(
+                "REFERRAL_API_CHECKPOINT_MINUTES", env.get("REFERRAL_API_CHECKPOINT_MINUTES", "")
+            )
+            or DEFAULT_CHECKPOINT_MINUTES,
+            checkpoint_dir=Path(env["REFERRAL_API_CHECKPOINT_DIR"].strip())
+            if env.get("REFERRAL_API_CHECKPOINT_DIR", "").strip()
+            else None,
+            min_cell=parse_min_cell(env.get("REFERRAL_API_MIN_CELL", "")),
             cors_origins=tuple(
                 origin.strip()
                 for origin in env.get("REFERRAL_API_CORS_ORIGINS", "*").split(",")
@@ -233,6 +249,18 @@ def parse_geocoder_url(raw: str) -> str | None:
             "(e.g. https://nominatim.example.org)."
         )
     return url
+
+
+def parse_min_cell(raw: str) -> int:
+    """REFERRAL_API_MIN_CELL: a whole number from 2 (hide only the ones) to 100."""
+    raw = raw.strip()
+    if not raw:
+        return DEFAULT_MIN_CELL
+    if not raw.isdigit() or not 2 <= int(raw) <= 100:
+        raise ConfigError(
+            f"REFERRAL_API_MIN_CELL must be a whole number from 2 to 100, got {raw!r}."
+        )
+    return int(raw)
 
 
 def parse_days(name: str, raw: str, default: float) -> float:

@@ -1,5 +1,6 @@
 """The webhook worker: numbers new events per subscription, delivers them in order with
-Standard Webhooks signatures and retries, and turns missed deadlines into events.
+Standard Webhooks signatures and retries, turns missed deadlines into events, and, with an
+audit signing key, signs a checkpoint of the audit chain every few minutes.
 
 `run_once` does one round in short transactions of its own; `run` loops over it. Several
 workers may run against PostgreSQL (subscriptions are taken FOR UPDATE SKIP LOCKED, a
@@ -19,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 from sqlalchemy import Engine
@@ -28,7 +30,7 @@ from standardwebhooks import Webhook
 from .config import Config
 from .db import SQLITE_BEGIN_OPTION
 from .models.base import utcnow
-from .services import events
+from .services import checkpoints, events
 from .services.referrals import offers
 from .services.webhooks import addresses, delivery
 
@@ -46,6 +48,10 @@ class WorkerSettings:
     parallel: int = 16
     # Consecutive deliveries of one subscription leased at once (sent one at a time).
     batch: int = 20
+    # Signed audit checkpoints: none without a key; logged, and written to the directory.
+    audit_signing_key: str | None = None
+    checkpoint_every_s: float = 3600.0
+    checkpoint_dir: Path | None = None
 
     @property
     def lease_s(self) -> float:
@@ -66,6 +72,9 @@ class WorkerSettings:
             allow_private=config.webhook_allow_private,
             timeout_s=config.webhook_timeout,
             retry_schedule=tuple(config.webhook_retry_schedule),
+            audit_signing_key=config.audit_signing_key,
+            checkpoint_every_s=config.checkpoint_minutes * 60,
+            checkpoint_dir=config.checkpoint_dir,
         )
 
 
@@ -101,6 +110,8 @@ class Progress:
     overdue: int = 0
     # Referrals of shelter offers cancelled because nobody accepted in time.
     expired: int = 0
+    # The size of the audit chain this round signed a checkpoint of.
+    checkpoint: int | None = None
     # A subscription had a full batch claimed: more is waiting, start the next round now.
     backlog: bool = False
 
@@ -114,7 +125,9 @@ class Worker:
     sessions: sessionmaker[Session]
     settings: WorkerSettings
     client: httpx.Client | None = None
+    clock: Callable[[], float] = time.monotonic
     _last_deadline_scan: float = field(default=0.0, repr=False)
+    _last_checkpoint: float | None = field(default=None, repr=False)
     _pool: ThreadPoolExecutor | None = field(default=None, repr=False)
 
     @classmethod
@@ -166,7 +179,13 @@ def run_once(worker: Worker, *, check_deadlines: bool | None = None) -> Progress
     """One round of the worker (see `Worker.run_once`)."""
     progress = Progress()
     settings = worker.settings
-    now_mono = time.monotonic()
+    now_mono = worker.clock()
+    if settings.audit_signing_key is not None and (
+        worker._last_checkpoint is None
+        or now_mono - worker._last_checkpoint >= settings.checkpoint_every_s
+    ):
+        worker._last_checkpoint = now_mono
+        progress.checkpoint = sign_checkpoint(worker)
     if check_deadlines is None:
         check_deadlines = now_mono - worker._last_deadline_scan >= settings.deadline_scan_every_s
     if check_deadlines:
@@ -233,6 +252,19 @@ def run_once(worker: Worker, *, check_deadlines: bool | None = None) -> Progress
     progress.attempted = len(attempted)
     progress.delivered = sum(1 for _, outcome in attempted if outcome.ok)
     return progress
+
+
+def sign_checkpoint(worker: Worker) -> int:
+    """Sign the chain as it is now: into the log, and a file in the checkpoint directory."""
+    settings = worker.settings
+    assert settings.audit_signing_key is not None
+    with worker.sessions() as session:
+        checkpoint = checkpoints.current(session)
+    note = checkpoints.sign(checkpoint, checkpoints.load_signing_key(settings.audit_signing_key))
+    log.info("audit checkpoint at %d events:\n%s", checkpoint.size, note)
+    if settings.checkpoint_dir is not None:
+        checkpoints.save(note, checkpoint, settings.checkpoint_dir)
+    return checkpoint.size
 
 
 def _rfc3339(value: datetime) -> str:

@@ -2,19 +2,27 @@
 against a checkpoint taken before, on either database."""
 
 import base64
+import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select, text
+from sqlalchemy.orm import Session, sessionmaker
 
+from referral_api import create_app
 from referral_api.cli import main
+from referral_api.config import DEMO_SECRET_KEY
 from referral_api.db import make_engine
 from referral_api.models import AuditEvent
 from referral_api.models.audit import GENESIS_HASH, event_hash
-from referral_api.services import checkpoints
+from referral_api.services import checkpoints, principals
+from referral_api.services.actors import Actor
+from referral_api.worker import Worker, WorkerSettings
 
 from .audit_helpers import tamper
+from .conftest import config_for, database_with_a_caseworker
 
 
 @pytest.fixture
@@ -134,3 +142,106 @@ def test_the_api_serves_checkpoints_and_the_public_key(
     assert response.status_code == 200 and response.mimetype == "text/plain"
     checkpoint = checkpoints.open_note(response.get_data(as_text=True), key)
     assert checkpoint.size >= 1
+
+
+def test_the_worker_signs_a_checkpoint_on_schedule(chain_url, signing_key, tmp_path) -> None:
+    engine = make_engine(chain_url)
+    now = [1000.0]
+    settings = WorkerSettings(
+        secret_key=DEMO_SECRET_KEY,
+        audit_signing_key=signing_key,
+        checkpoint_every_s=15 * 60,
+        checkpoint_dir=tmp_path / "checkpoints",
+    )
+    worker = Worker(sessionmaker(bind=engine), settings, clock=lambda: now[0])
+    key = checkpoints.load_signing_key(signing_key).public_key()
+
+    def written() -> list[checkpoints.Checkpoint]:
+        files = sorted((tmp_path / "checkpoints").glob("checkpoint-*.txt"))
+        return [checkpoints.open_note(f.read_text(), key) for f in files]
+
+    assert worker.run_once(check_deadlines=False).checkpoint == 6  # at once on start
+    now[0] += 14 * 60
+    assert worker.run_once(check_deadlines=False).checkpoint is None  # not yet due
+    assert [c.size for c in written()] == [6]
+    CliRunner().invoke(
+        main,
+        ["tokens", "create", "--role", "admin", "--name", "one more"],
+        env={"DATABASE_URL": chain_url},
+    )
+    now[0] += 60
+    assert worker.run_once(check_deadlines=False).checkpoint == 7
+    assert [c.size for c in written()] == [6, 7]
+    with Session(engine) as session:
+        for checkpoint in written():
+            assert checkpoints.verify(session, checkpoint=checkpoint).ok
+    unkeyed = Worker(sessionmaker(bind=engine), WorkerSettings(secret_key=DEMO_SECRET_KEY))
+    assert unkeyed.run_once(check_deadlines=False).checkpoint is None
+    worker.close()
+    engine.dispose()
+
+
+def test_the_api_verifies_a_posted_checkpoint(fresh_databases, signing_key) -> None:
+    chain_url, engine, caseworker = database_with_a_caseworker(fresh_databases)
+    with Session(engine) as session, session.begin():
+        _, token = principals.create_token(
+            session, actor=Actor.system(), role="coordinator", name="c", coverage_code="53"
+        )
+    engine.dispose()
+    app = create_app(dataclasses.replace(config_for(chain_url), audit_signing_key=signing_key))
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    key = checkpoints.load_signing_key(signing_key)
+
+    def post(note: object) -> Any:
+        return client.post("/api/v1/audit/verify", json={"checkpoint": note}, headers=headers)
+
+    note = client.get("/api/v1/audit/checkpoint", headers=headers).get_data(as_text=True)
+    held = checkpoints.open_note(note, key.public_key())
+    assert post(note).json == {"ok": True, "checked": held.size, "broken_seq": None, "reason": None}
+
+    longer = checkpoints.sign(dataclasses.replace(held, size=held.size + 3), key)
+    verdict = post(longer).json
+    assert not verdict["ok"] and f"fewer than the checkpoint's {held.size + 3}" in verdict["reason"]
+    other_hash = checkpoints.sign(dataclasses.replace(held, head_hash="ab" * 32), key)
+    verdict = post(other_hash).json
+    assert not verdict["ok"] and "rewritten" in verdict["reason"]
+    assert verdict["broken_seq"] == held.size
+    forged = note.replace(f"\n{held.size}\n", f"\n{held.size - 1}\n", 1)
+    verdict = post(forged).json
+    assert not verdict["ok"] and "signature does not verify" in verdict["reason"]
+    stranger = checkpoints.sign(held, checkpoints.load_signing_key(checkpoints.new_signing_key()))
+    assert "no signature by this" in post(stranger).json["reason"]
+
+    # The chain cut back by an insider after the checkpoint was taken.
+    tamper(
+        chain_url,
+        f"DELETE FROM audit_events WHERE seq > {held.size - 2}",
+        f"UPDATE audit_head SET last_seq = {held.size - 2}, "
+        f"last_hash = (SELECT hash FROM audit_events WHERE seq = {held.size - 2})",
+    )
+    verdict = post(note).json
+    assert not verdict["ok"] and "fewer than the checkpoint's" in verdict["reason"]
+
+    for body, field in (
+        ({"checkpoint": "hello"}, "checkpoint"),
+        ({"checkpoint": f"{checkpoints.ORIGIN}\nmany\nxyz\n\n— sig"}, "checkpoint"),
+        ({"checkpoint": ""}, "checkpoint"),
+        ({}, "checkpoint"),
+        ({"checkpoint": note, "extra": 1}, "extra"),
+    ):
+        response = client.post("/api/v1/audit/verify", json=body, headers=headers)
+        assert response.status_code == 422, body
+        assert response.mimetype == "application/problem+json"
+        assert field in response.json["errors"], (body, response.json)
+    refused = client.post(
+        "/api/v1/audit/verify",
+        json={"checkpoint": note},
+        headers={"Authorization": f"Bearer {caseworker}"},
+    )
+    assert refused.status_code == 403
+    unkeyed = create_app(config_for(chain_url)).test_client()
+    assert (
+        unkeyed.post("/api/v1/audit/verify", json={"checkpoint": note}, headers=headers).status_code
+        == 501
+    )

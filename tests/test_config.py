@@ -32,8 +32,13 @@ def test_defaults_and_overrides() -> None:
             "REFERRAL_API_ACK_HOURS": "high=0.5, low=48",
             "REFERRAL_API_START_DAYS": "3",
             "LOG_LEVEL": "debug",
+            "REFERRAL_API_MIN_CELL": "11",
+            "REFERRAL_API_CHECKPOINT_MINUTES": "15",
         }
     )
+    assert (config.min_cell, config.checkpoint_minutes) == (11, 15)
+    defaults = Config.from_env({"REFERRAL_API_SECRET_KEY": "x" * 40})
+    assert (defaults.min_cell, defaults.checkpoint_minutes) == (5, 60)
     assert config.database_url == "postgresql+psycopg://db/referrals"
     assert config.ack_hours == {"high": 0.5, "medium": DEFAULT_ACK_HOURS["medium"], "low": 48}
     assert config.start_days == 3
@@ -75,6 +80,9 @@ def test_default_database_is_sqlite_under_instance() -> None:
         ("REFERRAL_API_BODY_TIMEOUT_S", "-5", "greater than 0"),
         ("REFERRAL_API_REQUEST_TIMEOUT_S", "a minute", "must be a number"),
         ("REFERRAL_API_SHUTDOWN_TIMEOUT_S", "0", "greater than 0"),
+        ("REFERRAL_API_MIN_CELL", "1", "from 2 to 100"),
+        ("REFERRAL_API_MIN_CELL", "five", "from 2 to 100"),
+        ("REFERRAL_API_CHECKPOINT_MINUTES", "0", "greater than 0"),
     ],
 )
 def test_bad_settings_are_refused(name: str, value: str, needle: str) -> None:

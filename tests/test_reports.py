@@ -36,6 +36,11 @@ REASONS = ["no_capacity", "not_eligible", "out_of_area", "other"]
 
 @pytest.fixture
 def histories(session, make_organization):
+    return make_histories(session, make_organization)
+
+
+def make_histories(session, make_organization):
+    """160 referrals among five organizations in two provinces, over 90 days."""
     rng = random.Random(20261122)
     orgs = [make_organization(name=f"Org NTT {i}", region_code="53.71") for i in range(3)] + [
         make_organization(name=f"Org Jabar {i}", region_code="32.73") for i in range(2)
@@ -174,7 +179,9 @@ def brute_force(made, now, group_by, region_prefix=None):
 def test_report_figures_equal_brute_force(client, make_caller, histories, group_by) -> None:
     made, now = histories
     admin = make_caller("admin")
-    response = client.get(f"/api/v1/reports/referrals?group_by={group_by}", headers=admin.headers)
+    response = client.get(
+        f"/api/v1/reports/referrals?group_by={group_by}&suppress=false", headers=admin.headers
+    )
     assert response.status_code == 200, response.json
     got = {g["key"]: g for g in response.json["groups"]}
     expected = brute_force(made, now, group_by)
@@ -204,17 +211,21 @@ def test_coordinator_report_and_date_range(client, make_caller, histories) -> No
         "/api/v1/reports/referrals?group_by=service_type", headers=coordinator.headers
     ).json
     expected = brute_force(made, now, "service_type", region_prefix="32")
-    assert {g["key"]: g["total"] for g in body["groups"]} == {
-        k: v["total"] for k, v in expected.items()
-    }
-    since = (now - timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert {g["key"] for g in body["groups"]} == set(expected)
+    assert body["totals"]["total"] == sum(v["total"] for v in expected.values())
+    for group in body["groups"]:  # small counts are hidden from coordinators
+        assert group["total"] in (None, expected[group["key"]]["total"])
+    since = now - timedelta(days=30)
     recent = client.get(
-        f"/api/v1/reports/referrals?group_by=risk_level&from={since}", headers=coordinator.headers
+        f"/api/v1/reports/referrals?group_by=risk_level&from={since.strftime('%Y-%m-%dT%H:%M:%SZ')}",
+        headers=coordinator.headers,
     ).json
-    in_range = [(r, s, t) for r, s, t in made if r.created_at >= now - timedelta(days=30)]
+    # A coordinator's period starts on the first of the month.
+    start = since.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    in_range = [(r, s, t) for r, s, t in made if r.created_at >= start]
     expected = brute_force(in_range, now, "risk_level", region_prefix="32")
-    got = {g["key"]: g["total"] + g["entered_in_error"] for g in recent["groups"]}
-    assert got == {k: v["total"] + v["entered_in_error"] for k, v in expected.items()}
+    assert recent["totals"]["total"] == sum(v["total"] for v in expected.values())
+    assert {g["key"] for g in recent["groups"]} == set(expected)
 
 
 def test_csv_is_the_same_table(client, make_caller, histories) -> None:
@@ -228,15 +239,20 @@ def test_csv_is_the_same_table(client, make_caller, histories) -> None:
     )
     assert as_csv.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(as_csv.get_data(as_text=True))))
-    assert [r["key"] for r in rows] == [g["key"] for g in as_json["groups"]]
-    for row, group in zip(rows, as_json["groups"], strict=True):
-        assert int(row["total"]) == group["total"]
-        assert int(row["count_completed"]) == group["counts"]["completed"]
-        assert int(row["overdue"]) == group["overdue"]
-        median = group["time_to_decide_s"]["median"]
-        assert (
-            float(row["time_to_decide_s_median"]) if row["time_to_decide_s_median"] else None
-        ) == median
+    *groups, totals = rows
+    assert totals["label"] == as_json["totals"]["label"] == "All groups"
+    assert [r["key"] for r in groups] == [g["key"] for g in as_json["groups"]]
+
+    def number(text):
+        return None if text == "" else float(text)
+
+    for row, group in zip(rows, [*as_json["groups"], as_json["totals"]], strict=True):
+        assert row["suppressed"] == str(group["suppressed"])
+        assert number(row["total"]) == group["total"]
+        assert number(row["count_completed"]) == group["counts"]["completed"]
+        assert number(row["overdue"]) == group["overdue"]
+        assert number(row["time_to_decide_s_median"]) == group["time_to_decide_s"]["median"]
+    assert any(row["count_requested"] == "" for row in rows)  # hidden, not zero
 
 
 def test_bad_report_parameters(client, make_caller) -> None:

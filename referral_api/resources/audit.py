@@ -10,10 +10,11 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
+from ..boundary import reads_only
 from ..db import db
 from ..errors import NotConfigured
 from ..models import Role
-from ..schemas.audit import AuditVerdictSchema
+from ..schemas.audit import AuditVerdictSchema, CheckpointVerifySchema
 from ..schemas.oversight import AuditEventPageSchema, AuditEventQueryArgsSchema
 from ..security import current_actor
 from ..services import audit, checkpoints, oversight
@@ -42,6 +43,19 @@ class AuditVerify(MethodView):
     def get(self) -> audit.Verdict:
         """Recompute the audit chain and name the first broken event (admin)."""
         return audit.verify(db.session)
+
+    @reads_only
+    @authenticated(blp, Role.ADMIN, Role.COORDINATOR)
+    @blp.arguments(CheckpointVerifySchema)
+    @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
+    @blp.alt_response(501, response="NOT_IMPLEMENTED")
+    @blp.response(200, AuditVerdictSchema)
+    def post(self, body: dict[str, str]) -> audit.Verdict:
+        """Whether the chain still holds a checkpoint taken earlier (admin, coordinator):
+        `ok` false naming the reason when its signature fails, the chain is shorter than
+        it, or the chain's event at its size hashes differently (the chain was rewritten)."""
+        key = _signing_key().public_key()
+        return checkpoints.verify_note(db.session, note=body["checkpoint"], key=key)
 
 
 class PublicKeySchema(Schema):

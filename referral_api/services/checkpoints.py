@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives.serialization import (
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..errors import ValidationFailed
 from ..models import AuditEvent, AuditHead
 from ..models.base import utcnow
 from . import audit
@@ -45,6 +46,10 @@ _DASH = "\u2014"
 
 class CheckpointInvalid(Exception):
     """The text is not a checkpoint signed by this key."""
+
+
+class CheckpointMalformed(CheckpointInvalid):
+    """The text is not a checkpoint at all."""
 
 
 @dataclass(frozen=True)
@@ -106,12 +111,24 @@ def sign(checkpoint: Checkpoint, key: Ed25519PrivateKey) -> str:
     return f"{body}\n{_DASH} {ORIGIN} {base64.b64encode(signature).decode()}\n"
 
 
+def save(note: str, checkpoint: Checkpoint, directory: Path) -> Path:
+    """Write the note to `directory` as checkpoint-<size>-<time>.txt, whole or not at all."""
+    directory.mkdir(parents=True, exist_ok=True)
+    taken = checkpoint.taken_at.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = directory / f"checkpoint-{checkpoint.size:012d}-{taken}.txt"
+    partial = path.with_suffix(".partial")
+    partial.write_text(note, encoding="utf-8")
+    partial.replace(path)
+    return path
+
+
 def open_note(note: str, key: Ed25519PublicKey) -> Checkpoint:
     """The checkpoint a note signed by `key` holds; CheckpointInvalid otherwise."""
     body, separator, signatures = note.partition("\n\n")
     if not separator:
-        raise CheckpointInvalid("not a signed note (no blank line before the signatures)")
+        raise CheckpointMalformed("not a signed note (no blank line before the signatures)")
     body += "\n"
+    checkpoint = _parse(body)  # malformed text is refused as such, signed or not
     wanted = key_id(key)
     for line in signatures.splitlines():
         parts = line.split(" ")
@@ -127,21 +144,26 @@ def open_note(note: str, key: Ed25519PublicKey) -> Checkpoint:
             key.verify(signature[4:], body.encode())
         except InvalidSignature:
             raise CheckpointInvalid("the signature does not verify with this key") from None
-        return _parse(body)
+        return checkpoint
     raise CheckpointInvalid(f"no signature by this {ORIGIN} key")
 
 
 def _parse(body: str) -> Checkpoint:
     lines = body.rstrip("\n").split("\n")
     if len(lines) < 3 or lines[0] != ORIGIN:
-        raise CheckpointInvalid(f"not a checkpoint of {ORIGIN}")
+        raise CheckpointMalformed(f"not a checkpoint of {ORIGIN}")
     try:
-        size = int(lines[1])
+        size = int(lines[1]) if lines[1].isdigit() else -1
         head = base64.b64decode(lines[2], validate=True).hex()
     except (ValueError, binascii.Error):
-        raise CheckpointInvalid("the size or hash line is malformed") from None
+        size, head = -1, ""
+    if size < 0 or len(head) != 64:
+        raise CheckpointMalformed("the size or hash line is malformed")
     taken = next((line[5:] for line in lines[3:] if line.startswith("time ")), None)
-    when = datetime.strptime(taken, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) if taken else None
+    try:
+        when = datetime.strptime(taken, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) if taken else None
+    except ValueError:
+        raise CheckpointMalformed("the time line is malformed") from None
     return Checkpoint(size=size, head_hash=head, taken_at=when or datetime.min.replace(tzinfo=UTC))
 
 
@@ -170,3 +192,16 @@ def verify(session: Session, *, checkpoint: Checkpoint) -> audit.Verdict:
             "the event hashes differently from the checkpoint: the chain was rewritten",
         )
     return verdict
+
+
+def verify_note(session: Session, *, note: str, key: Ed25519PublicKey) -> audit.Verdict:
+    """Whether the chain holds a posted checkpoint: a verdict naming the reason when the
+    signature fails or the chain no longer holds it; ValidationFailed when the text is
+    no checkpoint at all."""
+    try:
+        checkpoint = open_note(note, key)
+    except CheckpointMalformed as error:
+        raise ValidationFailed({"checkpoint": f"Not a signed checkpoint: {error}."}) from None
+    except CheckpointInvalid as error:
+        return audit.Verdict(False, 0, None, f"checkpoint refused: {error}")
+    return verify(session, checkpoint=checkpoint)

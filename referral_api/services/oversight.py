@@ -8,7 +8,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import DateTime, and_, func, literal, or_, select, type_coerce
@@ -19,7 +19,7 @@ from ..models import AuditEvent, Organization, Referral, Region
 from ..models.base import utcnow, uuid_text
 from ..models.referral import REFERRAL_STATUSES
 from ..vocabularies import NATIONAL
-from . import regions
+from . import audit, regions, report_suppression
 from .actors import Actor
 from .pagination import Page, paginate
 from .referrals.deadlines import overdue_clause
@@ -71,6 +71,8 @@ class ReportRow:
     key: str | None
     label: str | None
     figures: dict[str, Any]
+    # Some figure of the row is hidden (null) by small-cell suppression.
+    suppressed: bool = False
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,12 @@ class Report:
     region: str
     group_by: str
     generated_at: datetime
+    date_from: datetime | None
+    date_to: datetime | None
     rows: list[ReportRow]
+    totals: ReportRow
+    # The smallest count published; None when an admin asked for no suppression.
+    min_cell: int | None
 
 
 def _summarize(rows: list[Any]) -> dict[str, Any]:
@@ -107,6 +114,7 @@ def _summarize(rows: list[Any]) -> dict[str, Any]:
         "total": len(rows) - entered_in_error,
         "entered_in_error": entered_in_error,
         "counts": {status: counts[status] for status in REFERRAL_STATUSES[:-1]},
+        "accepted": accepted,  # behind acceptance_rate; not published itself
         "acceptance_rate": round(accepted / (accepted + rejected), 4)
         if accepted + rejected
         else None,
@@ -122,6 +130,24 @@ def _summarize(rows: list[Any]) -> dict[str, Any]:
     return figures
 
 
+def whole_months(
+    date_from: datetime | None, date_to: datetime | None
+) -> tuple[datetime | None, datetime | None]:
+    """Widen a period to whole calendar months (UTC): `from` back to the first of its
+    month, `to` on to the first of the next month unless it is one already."""
+
+    def month_start(moment: datetime) -> datetime:
+        return moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+    start = None if date_from is None else month_start(date_from)
+    end = None
+    if date_to is not None:
+        end = month_start(date_to)
+        if end != date_to:
+            end = (end + timedelta(days=32)).replace(day=1)
+    return start, end
+
+
 def referral_report(
     session: Session,
     *,
@@ -130,13 +156,21 @@ def referral_report(
     date_from: datetime | None = None,
     date_to: datetime | None = None,
     group_by: str = "service_type",
+    suppress: bool = True,
+    min_cell: int = 5,
     now: datetime | None = None,
 ) -> Report:
-    """Counts, acceptance, rejection reasons, response times and overdue, per group."""
+    """Counts, acceptance, rejection reasons, response times and overdue, per group,
+    with small counts suppressed (an admin may ask for them unsuppressed, audited)."""
     now = now or utcnow()
     scope = oversight_scope(session, actor, region)
     if group_by not in GROUPINGS:
         raise ValidationFailed({"group_by": f"Must be one of {', '.join(GROUPINGS)}."})
+    if not suppress and not actor.is_admin:
+        raise Forbidden("suppress=false is for admins: a coordinator's reports hide small counts.")
+    if not actor.is_admin:
+        # Two reports whose periods differ by a day would publish that day's referrals.
+        date_from, date_to = whole_months(date_from, date_to)
     # Plain (naive UTC) timestamps: the report reads every row in scope, and only the
     # differences between them matter.
     times = [
@@ -159,16 +193,43 @@ def referral_report(
     if date_to is not None:
         stmt = stmt.where(Referral.created_at < date_to)
     groups: dict[str | None, list[Any]] = defaultdict(list)
+    everything: list[Any] = []
     for key, *figures in session.connection().execute(stmt).all():
         if group_by == "month":
             key = figures[3].strftime("%Y-%m")  # created_at
         groups[None if key is None else str(key)].append(figures)
+        everything.append(figures)
     labels = _labels(session, group_by, groups.keys())
-    rows = [
-        ReportRow(key, labels.get(key, key), _summarize(members))
-        for key, members in sorted(groups.items(), key=lambda kv: (kv[0] is None, kv[0] or ""))
-    ]
-    return Report(scope, group_by, now, rows)
+    ordered = sorted(groups.items(), key=lambda kv: (kv[0] is None, kv[0] or ""))
+    rows = [ReportRow(key, labels.get(key, key), _summarize(members)) for key, members in ordered]
+    totals = ReportRow(None, "All groups", _summarize(everything))
+    if suppress:
+        masked, (hidden_totals, totals_suppressed) = report_suppression.apply(
+            [row.figures for row in rows], totals.figures, min_cell=min_cell
+        )
+        rows = [
+            ReportRow(row.key, row.label, figures, suppressed)
+            for row, (figures, suppressed) in zip(rows, masked, strict=True)
+        ]
+        totals = ReportRow(None, totals.label, hidden_totals, totals_suppressed)
+    else:
+        audit.record(
+            session,
+            actor=actor,
+            action="report.unsuppressed",
+            entity_type="report",
+            entity_id=None,
+            summary={
+                "report": "referrals",
+                "region": scope,
+                "group_by": group_by,
+                "from": None if date_from is None else date_from.isoformat(),
+                "to": None if date_to is None else date_to.isoformat(),
+            },
+        )
+    return Report(
+        scope, group_by, now, date_from, date_to, rows, totals, min_cell if suppress else None
+    )
 
 
 def _group_key(group_by: str) -> Any:
