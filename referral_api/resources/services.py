@@ -21,12 +21,14 @@ from ..schemas.directory import (
 )
 from ..security import current_actor
 from ..services import directory, search
+from . import conditional
 from .common import authenticated, page_body, query_args
 
 blp = Blueprint(
     "services", __name__, url_prefix="/api/v1/services", description="Services of organizations."
 )
 WRITERS = (Role.ORG_ADMIN, Role.ADMIN)
+_SERVICE = ServiceSchema()
 
 
 @blp.route("")
@@ -100,35 +102,38 @@ def _filter_args(args: dict[str, Any]) -> dict[str, Any]:
 
 @blp.route("/<uuid:service_id>")
 class ServicesById(MethodView):
+    @conditional.conditional_read(blp)
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.response(200, ServiceSchema)
-    def get(self, service_id: uuid.UUID) -> directory.ServiceView:
-        """One service."""
+    def get(self, service_id: uuid.UUID) -> Any:
+        """One service, with an ETag."""
         actor = current_actor()
-        return directory.view_service(
-            actor, directory.get_service(db.session, service_id=service_id)
-        )
+        service = directory.get_service(db.session, service_id=service_id)
+        return conditional.read(_SERVICE, directory.view_service(actor, service))
 
     @authenticated(blp, *WRITERS)
+    @conditional.conditional_change(blp)
     @blp.arguments(ServiceUpdateSchema(partial=True))
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
     @blp.response(200, ServiceSchema)
-    def patch(self, data: dict[str, Any], service_id: uuid.UUID) -> directory.ServiceView:
-        """Change some fields (org_admin of its organization, or admin)."""
-        actor = current_actor()
-        service = directory.update_service(
-            db.session, actor=actor, service_id=service_id, data=data
-        )
-        return directory.view_service(actor, service)
+    def patch(self, data: dict[str, Any], service_id: uuid.UUID) -> Any:
+        """Change some fields (org_admin of its organization, or admin); If-Match: 412 if stale."""
+        return _change(service_id, data)
 
     @authenticated(blp, *WRITERS)
+    @conditional.conditional_change(blp)
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.response(200, ServiceSchema)
-    def delete(self, service_id: uuid.UUID) -> directory.ServiceView:
-        """Deactivate a service (nothing is deleted)."""
-        actor = current_actor()
-        service = directory.update_service(
-            db.session, actor=actor, service_id=service_id, data={"status": "inactive"}
-        )
-        return directory.view_service(actor, service)
+    def delete(self, service_id: uuid.UUID) -> Any:
+        """Deactivate a service (nothing is deleted); If-Match: 412 if stale."""
+        return _change(service_id, {"status": "inactive"})
+
+
+def _change(service_id: uuid.UUID, data: dict[str, Any]) -> Any:
+    """Apply `data` if the caller's If-Match (if any) still names the service."""
+    actor = current_actor()
+    current = directory.get_service(db.session, service_id=service_id, for_update=True)
+    conditional.require_current(_SERVICE, directory.view_service(actor, current))
+    service = directory.update_service(db.session, actor=actor, service_id=service_id, data=data)
+    return conditional.with_etag(_SERVICE, directory.view_service(actor, service))

@@ -1,0 +1,110 @@
+"""Conditional requests on directory entries: ETag, If-None-Match (304), If-Match (412)."""
+
+import pytest
+
+from referral_api.models import Service
+
+
+def _entry(directory_entry, make_caller, **service_fields):
+    entry = directory_entry(beds_total=10, beds_available=4, **service_fields)
+    admin = make_caller("org_admin", organization=entry["organization"])
+    return entry, admin
+
+
+def test_a_stale_if_match_on_a_bed_count_is_refused_and_nothing_changes(
+    client, session, directory_entry, make_caller
+) -> None:
+    entry, admin = _entry(directory_entry, make_caller)
+    url = f"/api/v1/services/{entry['service'].id}"
+    read = client.get(url, headers=admin.headers)
+    etag = read.headers["ETag"]
+    assert etag.startswith('"') and etag.endswith('"')
+
+    first = client.patch(
+        url,
+        json={"capacity": {"beds_total": 10, "beds_available": 3}},
+        headers={**admin.headers, "If-Match": etag},
+    )
+    assert first.status_code == 200, first.json
+    assert first.headers["ETag"] != etag
+    # The answer's ETag is the one a read gives now.
+    assert client.get(url, headers=admin.headers).headers["ETag"] == first.headers["ETag"]
+
+    for stale in (etag, '"999"', 'W/"999"'):
+        again = client.patch(
+            url,
+            json={"capacity": {"beds_total": 10, "beds_available": 2}},
+            headers={**admin.headers, "If-Match": stale},
+        )
+        assert again.status_code == 412, again.json
+        assert again.content_type == "application/problem+json"
+        assert "changed since you read it" in again.json["detail"]
+    session.expire_all()
+    assert session.get(Service, entry["service"].id).beds_available == 3
+
+
+def test_if_match_star_or_current_applies_and_no_if_match_is_last_write_wins(
+    client, directory_entry, make_caller
+) -> None:
+    entry, admin = _entry(directory_entry, make_caller)
+    url = f"/api/v1/services/{entry['service'].id}"
+    star = client.patch(
+        url,
+        json={"capacity": {"beds_total": 10, "beds_available": 1}},
+        headers={**admin.headers, "If-Match": "*"},
+    )
+    assert star.status_code == 200 and star.json["capacity"]["beds_available"] == 1
+    weak = client.patch(
+        url,
+        json={"capacity": {"beds_total": 10, "beds_available": 2}},
+        headers={**admin.headers, "If-Match": "W/" + star.headers["ETag"]},
+    )
+    assert weak.status_code == 200 and weak.json["capacity"]["beds_available"] == 2
+    # Documented behaviour: without If-Match the change is applied as before.
+    bare = client.patch(
+        url, json={"capacity": {"beds_total": 10, "beds_available": 0}}, headers=admin.headers
+    )
+    assert bare.status_code == 200 and bare.json["capacity"]["beds_available"] == 0
+
+
+@pytest.mark.parametrize("kind", ["organizations", "locations", "services"])
+def test_item_reads_answer_304_to_a_matching_if_none_match_and_200_once_changed(
+    client, directory_entry, make_caller, kind
+) -> None:
+    entry, admin = _entry(directory_entry, make_caller)
+    item = {"organizations": "organization", "locations": "location", "services": "service"}
+    url = f"/api/v1/{kind}/{entry[item[kind]].id}"
+    read = client.get(url)
+    etag = read.headers["ETag"]
+    assert read.headers["Vary"] == "Authorization"
+
+    unchanged = client.get(url, headers={"If-None-Match": f'"other", {etag}'})
+    assert unchanged.status_code == 304
+    assert unchanged.data == b""
+    assert unchanged.headers["ETag"] == etag
+
+    changed = client.patch(
+        url, json={"name": "Nama baru"}, headers={**admin.headers, "If-Match": etag}
+    )
+    assert changed.status_code == 200, changed.json
+    fresh = client.get(url, headers={"If-None-Match": etag})
+    assert fresh.status_code == 200 and fresh.json["name"] == "Nama baru"
+    assert fresh.headers["ETag"] == changed.headers["ETag"]
+
+    stale_delete = client.delete(url, headers={**admin.headers, "If-Match": etag})
+    assert stale_delete.status_code == 412
+    assert client.get(url).json["status"] == "active"
+
+
+def test_a_redacted_site_has_an_etag_of_its_own(client, directory_entry, make_caller) -> None:
+    entry = directory_entry(confidential=True)
+    insider = make_caller("caseworker", organization=entry["organization"])
+    outsider = make_caller("caseworker")
+    url = f"/api/v1/locations/{entry['location'].id}"
+    inside = client.get(url, headers=insider.headers)
+    outside = client.get(url, headers=outsider.headers)
+    assert outside.json["address"] is None and inside.json["address"]
+    assert inside.headers["ETag"] != outside.headers["ETag"]
+    # The redacted view's ETag does not validate the full one.
+    probe = client.get(url, headers={**insider.headers, "If-None-Match": outside.headers["ETag"]})
+    assert probe.status_code == 200 and probe.json["address"]
