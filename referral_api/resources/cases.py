@@ -23,6 +23,7 @@ blp = Blueprint(
 class CasesById(MethodView):
     @writes_on_read
     @authenticated(blp)
+    @blp.alt_response(403, response="FORBIDDEN")
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.response(200, CaseSchema)
     def get(self, case_id: uuid.UUID) -> cases.CaseView:

@@ -26,6 +26,7 @@ class ReferralReport(MethodView):
     @query_args(blp, ReportQueryArgsSchema)
     @blp.alt_response(403, response="FORBIDDEN")
     @blp.response(200, ReportSchema, content_type="application/json")
+    @blp.doc(operationId="get_referral_report")
     @blp.doc(description="Send `Accept: text/csv` for the same table as CSV.")
     def get(self, args: dict[str, Any]) -> Any:
         """Referral figures per group, within your coverage (coordinators) or anywhere

@@ -58,6 +58,7 @@ class Services(MethodView):
 class NearestServices(MethodView):
     @query_args(blp, NearestQueryArgsSchema)
     @blp.response(200, NearestSchema)
+    @blp.doc(operationId="list_nearest_services")
     def get(self, args: dict[str, Any]) -> search.NearestResult:
         """The nearest service-at-location entries to a point or a region's centroid.
 
