@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from http import HTTPStatus
 from typing import Any
 
+from .examples import REQUEST_EXAMPLES
 from .problems import PROBLEM_JSON
 
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -108,6 +109,8 @@ def finish(spec: dict[str, Any]) -> dict[str, Any]:
         _describe_parameters(operation)
         _declare_errors(path, method, operation, components["responses"])
         _declare_headers(spec, operation)
+        _also_served_as(operation)
+        _request_examples(operation)
         operation.setdefault("security", [{}, {"bearerAuth": []}])
     for item in spec["paths"].values():
         for parameter in item.get("parameters", []):
@@ -267,6 +270,20 @@ def _declare_headers(spec: dict[str, Any], operation: dict[str, Any]) -> None:
         if status == "200" and _is_page(spec, response):
             names += ["Link", "X-Total-Count"]
         response["headers"] = {**response.get("headers", {}), **_headers(names)}
+
+
+def _also_served_as(operation: dict[str, Any]) -> None:
+    """The other media types a view serves its success as (`Accept`), e.g. text/csv."""
+    for media_type in operation.pop("x-also-served-as", []):
+        for status, response in operation["responses"].items():
+            if status.startswith("2"):
+                response["content"][media_type] = {"schema": {"type": "string"}}
+
+
+def _request_examples(operation: dict[str, Any]) -> None:
+    examples = REQUEST_EXAMPLES.get(operation["operationId"])
+    if examples and "requestBody" in operation:
+        operation["requestBody"]["content"]["application/json"]["examples"] = examples
 
 
 def _is_page(spec: dict[str, Any], response: dict[str, Any]) -> bool:

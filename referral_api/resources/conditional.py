@@ -26,14 +26,14 @@ IF_NONE_MATCH = {
     "in": "header",
     "name": "If-None-Match",
     "required": False,
-    "schema": {"type": "string", "maxLength": 2000},
+    "schema": {"type": "string"},
     "description": "ETags you hold; if one still matches, the answer is 304 with no body.",
 }
 IF_MATCH = {
     "in": "header",
     "name": "If-Match",
     "required": False,
-    "schema": {"type": "string", "maxLength": 2000},
+    "schema": {"type": "string"},
     "description": "The ETag of the entry as you read it: if it has changed since, the "
     "change is refused with 412 and nothing is written. Without If-Match the change is "
     "applied whatever happened in between (the last write wins).",

@@ -18,10 +18,13 @@ MAX_LOCATIONS = 200  # sites a service is given at
 class ProblemSchema(Schema):
     """An RFC 9457 problem document."""
 
-    type = fields.String(metadata={"example": "urn:referral-api:problem:validation-error"})
-    title = fields.String()
-    status = fields.Integer()
-    detail = fields.String()
+    # Always present (`required` here states what a response always carries).
+    type = fields.String(
+        required=True, metadata={"example": "urn:referral-api:problem:validation-error"}
+    )
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String(required=True)
     errors = fields.Dict(
         keys=fields.String(),
         values=fields.List(fields.String()),

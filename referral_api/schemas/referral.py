@@ -22,7 +22,7 @@ from .common import MAX_CODES, Instant, PageSchema, PaginationArgsSchema, Timest
 from .directory import _codes, _country, _language
 
 
-class ClientSchema(Schema):
+class ClientProfileSchema(Schema):
     """The client profile: encrypted at rest, shown only to parties of the case."""
 
     alias = fields.String(allow_none=True, validate=validate.Length(min=1, max=60))
@@ -66,7 +66,7 @@ class ClientSchema(Schema):
 
 class NewCaseSchema(Schema):
     reference = fields.String(validate=validate.Length(max=100), allow_none=True)
-    client = fields.Nested(ClientSchema, required=True)
+    client = fields.Nested(ClientProfileSchema, required=True)
 
 
 class ConsentSchema(Schema):
@@ -76,6 +76,17 @@ class ConsentSchema(Schema):
     method = fields.String(required=True, validate=validate.OneOf(CONSENT_METHODS))
     scope = fields.String(required=True, validate=validate.Length(min=1, max=1000))
     justification = fields.String(allow_none=True, validate=validate.Length(max=2000))
+
+
+class ConsentRecordSchema(Schema):
+    """The consent as recorded with the referral (`required`: always present)."""
+
+    basis = fields.String(required=True, validate=validate.OneOf(CONSENT_BASES))
+    obtained_by = fields.String(required=True)
+    obtained_at = fields.String(required=True, metadata={"format": "date-time"})
+    method = fields.String(required=True, validate=validate.OneOf(CONSENT_METHODS))
+    scope = fields.String(required=True)
+    justification = fields.String(allow_none=True)
 
 
 class ReferralCreateSchema(Schema):
@@ -106,7 +117,7 @@ class ReferralSchema(Schema):
     risk_level = fields.String()
     reason = fields.String()
     worker_role = fields.String()
-    consent = fields.Dict()
+    consent = fields.Nested(ConsentRecordSchema)
     capacity_override = fields.String(allow_none=True)
     status = fields.String()
     status_reason = fields.String(allow_none=True)
@@ -179,7 +190,7 @@ class CaseSchema(Schema):
     owner_organization_id = fields.UUID()
     status = fields.String()
     created_at = Timestamp()
-    client = fields.Nested(ClientSchema, allow_none=True)
+    client = fields.Nested(ClientProfileSchema, allow_none=True)
 
 
 class OrganizationNameSchema(Schema):
