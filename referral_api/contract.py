@@ -352,7 +352,7 @@ def _camel(name: str) -> str:
 
 # Field names too general to name a vocabulary alone: the shape's name goes first.
 GENERAL = frozenset({"type", "level", "status", "kind", "method", "basis", "reason", "role"})
-INPUT_SUFFIXES = ("QueryArgs", "Create", "Update")
+ROLE_SUFFIXES = ("QueryArgs", "Create", "Update", "Record")
 
 
 def vocabulary_name(field: str, owner: str, taken: dict[str, Any]) -> str:
@@ -360,7 +360,7 @@ def vocabulary_name(field: str, owner: str, taken: dict[str, Any]) -> str:
     OrganizationType; `Code` appended where a schema already has the name."""
     name = _camel(_singular(field))
     if field in GENERAL:
-        for suffix in INPUT_SUFFIXES:
+        for suffix in ROLE_SUFFIXES:
             owner = owner.removesuffix(suffix)
         name = _camel(owner) + name
     return name + "Code" if name in taken else name

@@ -25,11 +25,34 @@ from .directory import _codes, _country, _language
 class ClientProfileSchema(Schema):
     """The client profile: encrypted at rest, shown only to parties of the case."""
 
-    alias = fields.String(allow_none=True, validate=validate.Length(min=1, max=60))
-    initials = fields.String(allow_none=True, validate=validate.Length(min=1, max=10))
-    age = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=0, max=130))
+    alias = fields.String(
+        allow_none=True,
+        validate=validate.Length(min=1, max=60),
+        metadata={
+            "description": "A name the client goes by. Give `alias` or `initials` "
+            "(at least one; never a full name)."
+        },
+    )
+    initials = fields.String(
+        allow_none=True,
+        validate=validate.Length(min=1, max=10),
+        metadata={"description": "Give `alias` or `initials` (at least one)."},
+    )
+    age = fields.Integer(
+        strict=True,
+        allow_none=True,
+        validate=validate.Range(min=0, max=130),
+        metadata={
+            "description": "Give `age` or `birth_year` (at least one). A client under "
+            "18, or who may be (born 18 or fewer years ago), needs a consent `basis` of "
+            "guardian_consent, legal_obligation or vital_interest."
+        },
+    )
     birth_year = fields.Integer(
-        strict=True, allow_none=True, validate=validate.Range(min=1900, max=2100)
+        strict=True,
+        allow_none=True,
+        validate=validate.Range(min=1900, max=2100),
+        metadata={"description": "Give `age` or `birth_year` (at least one)."},
     )
     gender = fields.String(required=True, validate=validate.OneOf(GENDERS))
     nationality = fields.String(allow_none=True, validate=[validate.Length(max=2), *_country])
@@ -70,12 +93,23 @@ class NewCaseSchema(Schema):
 
 
 class ConsentSchema(Schema):
-    basis = fields.String(required=True, validate=validate.OneOf(CONSENT_BASES))
+    basis = fields.String(
+        required=True,
+        validate=validate.OneOf(CONSENT_BASES),
+        metadata={
+            "description": "For a client under 18 (or who may be): guardian_consent, "
+            "legal_obligation or vital_interest; vital_interest needs a `justification`."
+        },
+    )
     obtained_by = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    obtained_at = Instant(required=True)
+    obtained_at = Instant(required=True, metadata={"description": "Not in the future."})
     method = fields.String(required=True, validate=validate.OneOf(CONSENT_METHODS))
     scope = fields.String(required=True, validate=validate.Length(min=1, max=1000))
-    justification = fields.String(allow_none=True, validate=validate.Length(max=2000))
+    justification = fields.String(
+        allow_none=True,
+        validate=validate.Length(max=2000),
+        metadata={"description": "Required (not blank) when the basis is vital_interest."},
+    )
 
 
 class ConsentRecordSchema(Schema):
@@ -90,10 +124,30 @@ class ConsentRecordSchema(Schema):
 
 
 class ReferralCreateSchema(Schema):
-    case_id = fields.UUID(allow_none=True)
-    case = fields.Nested(NewCaseSchema, allow_none=True)
-    parent_referral_id = fields.UUID(allow_none=True)
-    kind = fields.String(load_default="referral", validate=validate.OneOf(REFERRAL_KINDS))
+    case_id = fields.UUID(
+        allow_none=True,
+        metadata={
+            "description": "Exactly one of `case_id` (an existing case your "
+            "organization may refer) or `case` (a new one)."
+        },
+    )
+    case = fields.Nested(
+        NewCaseSchema,
+        allow_none=True,
+        metadata={"description": "A new case; exactly one of `case_id` or `case`."},
+    )
+    parent_referral_id = fields.UUID(
+        allow_none=True,
+        metadata={"description": "The referral this one follows on from (same case)."},
+    )
+    kind = fields.String(
+        load_default="referral",
+        validate=validate.OneOf(REFERRAL_KINDS),
+        metadata={
+            "description": "`transfer` hands the case over: only its owner, or a "
+            "receiver whose referral in it is accepted and not ended, may send one."
+        },
+    )
     to_organization_id = fields.UUID(required=True)
     to_service_id = fields.UUID(allow_none=True)
     service_type = fields.String(required=True, validate=_codes(SERVICE_TYPE_CODES, "service type"))
