@@ -1,8 +1,11 @@
 """Conditional requests on directory entries: ETag, If-None-Match (304), If-Match (412)."""
 
-import pytest
+import threading
 
-from referral_api.models import Service
+import pytest
+from sqlalchemy import select
+
+from referral_api.models import Organization, Service
 
 
 def _entry(directory_entry, make_caller, **service_fields):
@@ -108,3 +111,63 @@ def test_a_redacted_site_has_an_etag_of_its_own(client, directory_entry, make_ca
     # The redacted view's ETag does not validate the full one.
     probe = client.get(url, headers={**insider.headers, "If-None-Match": outside.headers["ETag"]})
     assert probe.status_code == 200 and probe.json["address"]
+
+
+def test_racing_changes_made_with_one_etag_have_one_winner(fresh_databases) -> None:
+    """Eight org admins' forms, read at the same moment, saved at once: one bed count is
+    applied, the seven others are told (412) rather than silently overwriting it."""
+    from sqlalchemy.orm import Session
+
+    from referral_api import create_app
+    from referral_api.services import directory, principals
+    from referral_api.services.actors import Actor
+
+    from .conftest import config_for, database_with_a_caseworker
+
+    url, engine, _ = database_with_a_caseworker(fresh_databases)
+    with Session(engine) as session, session.begin():
+        organization = session.scalars(select(Organization)).one()
+        service = directory.create_service(
+            session,
+            actor=Actor.system(),
+            data={
+                "organization_id": organization.id,
+                "name": "Penampungan",
+                "service_types": ["temporary_shelter"],
+                "capacity": {"beds_total": 20, "beds_available": 10},
+            },
+        )
+        service_id = service.id
+        _, token = principals.create_token(
+            session,
+            actor=Actor.system(),
+            role="org_admin",
+            name="a",
+            organization_id=organization.id,
+        )
+    app = create_app(config_for(url))
+    headers = {"Authorization": f"Bearer {token}"}
+    url_path = f"/api/v1/services/{service_id}"
+    etag = app.test_client().get(url_path, headers=headers).headers["ETag"]
+    barrier = threading.Barrier(8)
+    answers: list[tuple[int, int]] = []
+
+    def save(beds: int) -> None:
+        barrier.wait()
+        response = app.test_client().patch(
+            url_path,
+            json={"capacity": {"beds_total": 20, "beds_available": beds}},
+            headers={**headers, "If-Match": etag},
+        )
+        answers.append((response.status_code, beds))
+
+    threads = [threading.Thread(target=save, args=(beds,)) for beds in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    winners = [beds for status, beds in answers if status == 200]
+    assert sorted(status for status, _ in answers) == [200] + [412] * 7, answers
+    with Session(engine) as session:
+        assert session.get(Service, service_id).beds_available == winners[0]
+    engine.dispose()
