@@ -171,3 +171,25 @@ def test_racing_changes_made_with_one_etag_have_one_winner(fresh_databases) -> N
     with Session(engine) as session:
         assert session.get(Service, service_id).beds_available == winners[0]
     engine.dispose()
+
+
+def test_confidential_must_be_a_json_boolean(client, directory_entry, make_caller) -> None:
+    entry = directory_entry()
+    admin = make_caller("org_admin", organization=entry["organization"])
+    for value in (0, 1, "yes"):
+        response = client.patch(
+            f"/api/v1/locations/{entry['location'].id}",
+            json={"confidential": value},
+            headers=admin.headers,
+        )
+        assert response.status_code == 422, response.json
+        assert "confidential" in response.json["errors"]
+
+
+def test_an_over_long_conditional_header_is_422_naming_it(client, directory_entry) -> None:
+    entry = directory_entry()
+    response = client.get(
+        f"/api/v1/services/{entry['service'].id}", headers={"If-None-Match": '"0"' * 1000}
+    )
+    assert response.status_code == 422
+    assert list(response.json["errors"]) == ["If-None-Match"]

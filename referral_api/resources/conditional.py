@@ -20,20 +20,23 @@ from flask import Response, json, request
 from flask_smorest import Blueprint
 from marshmallow import Schema
 
-from ..errors import PreconditionFailed
+from ..errors import PreconditionFailed, ValidationFailed
+
+# Room for some fifty of our ETags; a longer header is refused (422), not parsed.
+MAX_HEADER = 2000
 
 IF_NONE_MATCH = {
     "in": "header",
     "name": "If-None-Match",
     "required": False,
-    "schema": {"type": "string"},
+    "schema": {"type": "string", "maxLength": MAX_HEADER},
     "description": "ETags you hold; if one still matches, the answer is 304 with no body.",
 }
 IF_MATCH = {
     "in": "header",
     "name": "If-Match",
     "required": False,
-    "schema": {"type": "string"},
+    "schema": {"type": "string", "maxLength": MAX_HEADER},
     "description": "The ETag of the entry as you read it: if it has changed since, the "
     "change is refused with 412 and nothing is written. Without If-Match the change is "
     "applied whatever happened in between (the last write wins).",
@@ -53,6 +56,7 @@ def with_etag(schema: Schema, item: Any) -> tuple[Any, int, dict[str, str]]:
 
 def read(schema: Schema, item: Any) -> Any:
     """The item with its ETag, or 304 if the caller's If-None-Match names it."""
+    _bounded("If-None-Match")
     etag = etag_of(schema, item)
     if request.if_none_match.contains_weak(etag):
         response = Response(status=304)
@@ -64,8 +68,9 @@ def read(schema: Schema, item: Any) -> Any:
 
 def require_current(schema: Schema, item: Any) -> None:
     """Refuse (412) a change whose If-Match does not name the item as it is now."""
-    if "If-Match" not in request.headers:
-        return
+    _bounded("If-Match")
+    if not request.headers.get("If-Match", "").strip():
+        return  # none (or blank): the change applies, as documented
     if_match = request.if_match
     if if_match.star_tag or if_match.contains_weak(etag_of(schema, item)):
         return
@@ -75,11 +80,17 @@ def require_current(schema: Schema, item: Any) -> None:
     )
 
 
+def _bounded(header: str) -> None:
+    if len(request.headers.get(header, "")) > MAX_HEADER:
+        raise ValidationFailed({header: f"At most {MAX_HEADER} characters."})
+
+
 def conditional_read(blp: Blueprint) -> Callable[[Any], Any]:
     """Document If-None-Match and its 304 on an item GET."""
 
     def decorator(view: Any) -> Any:
         view = blp.alt_response(304, response="NOT_MODIFIED")(view)
+        view = blp.alt_response(422, response="UNPROCESSABLE_ENTITY")(view)
         return blp.doc(parameters=[IF_NONE_MATCH])(view)
 
     return decorator

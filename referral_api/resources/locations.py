@@ -45,6 +45,7 @@ class Locations(MethodView):
 
     @authenticated(blp, *WRITERS)
     @blp.arguments(LocationCreateSchema())
+    @blp.alt_response(404, response="NOT_FOUND")
     @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
     @blp.response(201, LocationSchema)
     def post(self, data: dict[str, Any]) -> directory.LocationView:

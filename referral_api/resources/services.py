@@ -44,6 +44,7 @@ class Services(MethodView):
 
     @authenticated(blp, *WRITERS)
     @blp.arguments(ServiceCreateSchema())
+    @blp.alt_response(404, response="NOT_FOUND")
     @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
     @blp.response(201, ServiceSchema)
     def post(self, data: dict[str, Any]) -> directory.ServiceView:

@@ -35,6 +35,16 @@ class ProblemSchema(Schema):
     )
 
 
+class StrictBoolean(fields.Boolean):
+    """JSON `true` or `false` only: not 0, 1, "yes" (a safe house's `confidential` flag
+    is never guessed from a number or a word)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):  # type: ignore[no-untyped-def]
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
 class Timestamp(fields.DateTime):
     """RFC 3339 UTC with a `Z`, as partners expect: 2026-01-31T08:15:00Z."""
 
