@@ -26,7 +26,6 @@ METHODS = ("get", "post", "put", "patch", "delete")
 WRITES = ("post", "put", "patch", "delete")
 # The liveness and readiness probes: no token is ever looked at (security.load_principal).
 PROBES = ("/healthz", "/readyz")
-API_PREFIX = "/api/v1"
 # Names openapi-python-client gives its own classes and modules: a schema of that name
 # would shadow them in a generated client.
 GENERATOR_NAMES = frozenset({"Client", "AuthenticatedClient", "Response", "Errors", "Types"})
@@ -144,7 +143,10 @@ def _singular(word: str) -> str:
 def operation_id(method: str, path: str, operation: dict[str, Any]) -> str:
     """`list_referrals`, `get_referral`, `create_referral`, `update_service`,
     `delete_location`, `verify_organization`, `list_referral_events`, ..."""
-    segments = [s for s in path.removeprefix(API_PREFIX).split("/") if s]
+    segments = [s for s in path.split("/") if s]
+    # /api/v1/services -> services; /api/hsds/services -> hsds_services (no collision).
+    if segments[:1] == ["api"]:
+        segments = segments[2:] if re.fullmatch(r"v\d+", segments[1]) else segments[1:]
     is_param = [s.startswith("{") for s in segments]
     words = []
     for i, segment in enumerate(segments):

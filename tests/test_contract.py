@@ -7,7 +7,13 @@ import re
 import pytest
 import yaml
 
-from referral_api.contract import GENERATOR_NAMES, errors_of, operations, schema_sides
+from referral_api.contract import (
+    GENERATOR_NAMES,
+    errors_of,
+    operation_id,
+    operations,
+    schema_sides,
+)
 from referral_api.openapi import render_openapi_yaml
 
 SNAKE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
@@ -130,3 +136,17 @@ def test_declared_headers_are_sent(client, directory_entry, make_caller) -> None
     assert {"Link", "X-Total-Count", "X-Request-ID"} <= set(listed.headers.keys())
     refused = client.get("/api/v1/me")
     assert refused.status_code == 401 and refused.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_operation_ids_of_endpoints_being_added_elsewhere_stay_distinct() -> None:
+    def answering(ref: str) -> dict:
+        return {"responses": {"200": {"content": {"application/json": {"schema": {"$ref": ref}}}}}}
+
+    page, one = answering("#/c/ServicePage"), answering("#/c/Case")
+    assert operation_id("get", "/api/hsds/services", page) == "list_hsds_services"
+    assert operation_id("get", "/api/v1/services", page) == "list_services"
+    assert operation_id("post", "/api/v1/cases/{case_id}/close", one) == "close_case"
+    assert operation_id("get", "/api/v1/cases/{case_id}/subject-export", one) == (
+        "get_case_subject_export"
+    )
+    assert operation_id("post", "/api/v1/referrals", one) == "create_referral"
