@@ -386,9 +386,14 @@ def _name_vocabularies(spec: dict[str, Any]) -> None:
     def visit(node: dict[str, Any], field: str, owner: str) -> dict[str, Any]:
         if node.get("items"):
             node["items"] = visit(node["items"], field, owner)
+        for choice in ("oneOf", "anyOf"):
+            if choice in node:
+                node[choice] = [visit(option, field, owner) for option in node[choice]]
         codes = node.get("enum")
         if not codes or "$ref" in node:
             return node
+        if len(codes) == 1:  # one value: a constant, not a vocabulary
+            return {**{k: v for k, v in node.items() if k != "enum"}, "const": codes[0]}
         nullable = None in codes or node.get("type") == ["string", "null"]
         name = named(field, owner, [c for c in codes if c is not None])
         rest = {k: v for k, v in node.items() if k not in ("enum", "type", "pattern")}

@@ -150,3 +150,32 @@ def test_operation_ids_of_endpoints_being_added_elsewhere_stay_distinct() -> Non
         "get_case_subject_export"
     )
     assert operation_id("post", "/api/v1/referrals", one) == "create_referral"
+
+
+def test_vocabularies_inside_alternatives_are_named_and_one_value_is_a_constant() -> None:
+    from referral_api.contract import finish
+
+    spec = {
+        "info": {},
+        "paths": {},
+        "components": {
+            "responses": {},
+            "schemas": {
+                "Withdrawal": {
+                    "properties": {
+                        "scope": {
+                            "oneOf": [
+                                {"type": "string", "enum": ["all"]},
+                                {"type": "string", "enum": ["one", "two"]},
+                            ]
+                        }
+                    }
+                }
+            },
+        },
+    }
+    scope = finish(spec)["components"]["schemas"]["Withdrawal"]["properties"]["scope"]
+    assert scope["oneOf"] == [
+        {"type": "string", "const": "all"},
+        {"$ref": "#/components/schemas/Scope"},
+    ]
