@@ -29,12 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from common import fresh_database, percentile, wait_until_ready  # bench/: script dir
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from referral_api import migrate
 from referral_api.db import make_engine
-from referral_api.models import Organization, Referral, ReferralEvent
+from referral_api.models import Event, Organization, Referral, ReferralEvent
 from referral_api.services import audit, principals, seeding
 from referral_api.services.actors import Actor
 
@@ -106,6 +106,41 @@ def start_server(url: str, port: int, workers: int, threads: int) -> subprocess.
         stderr=subprocess.DEVNULL,
     )
     return wait_until_ready(server, port)
+
+
+def start_worker(url: str, key: str, **env: str) -> subprocess.Popen[bytes]:
+    """`referral-api worker` on the database: it positions the outbox's events (and
+    delivers webhooks, where there are subscriptions)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "referral_api.cli", "worker", "--poll", "0.05"],
+        env={
+            **os.environ,
+            "DATABASE_URL": url,
+            "REFERRAL_API_SECRET_KEY": key,
+            "LOG_LEVEL": "WARNING",
+            **env,
+        },
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def database_cpu_seconds(url: str) -> float | None:
+    """CPU time of the PostgreSQL backends now connected to this database (a server on
+    this machine; None on SQLite, whose work is the server's own). Read before the
+    server stops, it is the database's share of the run: the pool's connections open
+    as the run starts and stay open."""
+    if not url.startswith("postgresql"):
+        return None
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        pids = conn.scalars(
+            text(
+                "SELECT pid FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ).all()
+    engine.dispose()
+    return sum(tree_cpu_seconds(pid) for pid in pids)
 
 
 def tree_cpu_seconds(pid: int) -> float:
@@ -207,14 +242,21 @@ def main(argv: list[str] | None = None) -> int:
     # `referral-api serve`'s own defaults.
     parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
     parser.add_argument("--threads", type=int, default=4, help="threads per server worker")
+    parser.add_argument(
+        "--worker",
+        action="store_true",
+        help="run `referral-api worker` alongside, as in production (it positions events)",
+    )
     parser.add_argument("--json", dest="json_path")
     args = parser.parse_args(argv)
 
     url, drop = fresh_database(args.database_url, "referrals")
-    server = None
+    server = worker = None
     try:
         pairs = prepare(url, args.clients)
         port = free_port()
+        if args.worker:
+            worker = start_worker(url, secrets.token_urlsafe(48))
         server = start_server(url, port, args.workers, args.threads)
         per_client = [args.referrals // args.clients] * args.clients
         per_client[0] += args.referrals - sum(per_client)
@@ -228,9 +270,13 @@ def main(argv: list[str] | None = None) -> int:
         elapsed = time.perf_counter() - started
         client_cpu = time.process_time() - cpu_started
         server_cpu = tree_cpu_seconds(server.pid) - server_cpu_started
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
-        server = None
+        worker_cpu = tree_cpu_seconds(worker.pid) if worker is not None else 0.0
+        database_cpu = database_cpu_seconds(url)
+        for process in (server, worker):
+            if process is not None:
+                process.send_signal(signal.SIGTERM)
+                process.wait(timeout=30)
+        server = worker = None
 
         engine = make_engine(url)
         with Session(engine) as session:
@@ -244,10 +290,18 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
             verdict = audit.verify(session)
+            partner_events = session.scalar(select(func.count()).select_from(Event)) or 0
+            unpositioned = (
+                session.scalar(
+                    select(func.count()).select_from(Event).where(Event.position.is_(None))
+                )
+                or 0
+            )
         engine.dispose()
     finally:
-        if server is not None:
-            server.kill()
+        for process in (server, worker):
+            if process is not None:
+                process.kill()
         drop()
 
     completed = sum(len(c.referrals) for c in clients)
@@ -262,6 +316,8 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": round(elapsed, 2),
         "client_cpu_seconds": round(client_cpu, 2),
         "server_cpu_seconds": round(server_cpu, 2),
+        "worker_cpu_seconds": round(worker_cpu, 2),
+        "database_cpu_seconds": None if database_cpu is None else round(database_cpu, 2),
         "server_cpu_ms_per_write": round(
             server_cpu * 1000 / max(1, sum(len(v) for v in latencies.values())), 2
         ),
@@ -276,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
         "events_expected": completed * len(STEPS),
         "events_per_referral": sorted(per_referral),
         "audit_verify": {"ok": verdict.ok, "checked": verdict.checked},
+        "partner_events": partner_events,
+        "partner_events_unpositioned_at_end": unpositioned,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
     }
     print(json.dumps(result, indent=2))

@@ -153,16 +153,8 @@ def run_phase(args: argparse.Namespace, label: str, with_webhooks: bool) -> dict
         pairs = referral_bench.prepare(url, args.clients)
         if receiver is not None:
             subscribe_receivers(url, key, receiver)
-            worker = subprocess.Popen(
-                [sys.executable, "-m", "referral_api.cli", "worker", "--poll", "0.05"],
-                env={
-                    **os.environ,
-                    "DATABASE_URL": url,
-                    "REFERRAL_API_SECRET_KEY": key,
-                    "REFERRAL_API_WEBHOOK_ALLOW_PRIVATE": "true",
-                    "LOG_LEVEL": "WARNING",
-                },
-                stdout=subprocess.DEVNULL,
+            worker = referral_bench.start_worker(
+                url, key, REFERRAL_API_WEBHOOK_ALLOW_PRIVATE="true"
             )
         port = referral_bench.free_port()
         # The server's own secret key seals client profiles only; the subscriptions were

@@ -15,7 +15,7 @@ from flask import Flask
 from . import create_app, migrate
 from .config import Config, ConfigError
 from .db import db
-from .services import audit, checkpoints, principals
+from .services import audit, case_keys, checkpoints, principals, retention
 from .services.actors import Actor
 
 
@@ -317,6 +317,113 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     except PortInUse as error:
         click.echo(f"referral-api: cannot serve: {error}", err=True)
         sys.exit(1)
+
+
+# -- client data lifecycle ----------------------------------------------------------------
+@main.group("keys")
+def keys_group() -> None:
+    """The per-case data keys and the master key that wraps them."""
+
+
+@keys_group.command("migrate")
+@click.option("--batch-size", default=case_keys.DEFAULT_BATCH, show_default=True, type=int)
+def keys_migrate(batch_size: int) -> None:
+    """Give every case sealed with the master key a data key of its own (the data step of
+    migration 20261129_0009; safe to interrupt and run again)."""
+    app = _app()
+    secret = app.config["REFERRAL_API"].secret_key
+    total = 0
+    with app.app_context():
+        while True:
+            with db.unit_of_work() as session:
+                done = case_keys.migrate_batch(session, secret_key=secret, limit=batch_size)
+            if not done:
+                break
+            total += done
+            click.echo(f"resealed {total} case(s) with their own data key")
+    click.echo(f"keys migrate: {total} case(s) resealed; none left under the master key")
+
+
+@keys_group.command("rotate")
+@click.option(
+    "--new-secret-env",
+    "new_secret_env",
+    required=True,
+    metavar="VAR",
+    help="The environment variable that holds the new master secret.",
+)
+@click.option("--batch-size", default=case_keys.DEFAULT_BATCH, show_default=True, type=int)
+def keys_rotate(new_secret_env: str, batch_size: int) -> None:
+    """Rewrap every data key (and reseal webhook secrets) under the new master secret in
+    VAR, leaving profiles untouched; safe to interrupt and run again. Then restart the
+    service with REFERRAL_API_SECRET_KEY set to the new secret."""
+    app = _app()
+    old = app.config["REFERRAL_API"].secret_key
+    new = os.environ.get(new_secret_env, "").strip()
+    if len(new) < 32:
+        click.echo(f"error: {new_secret_env} must hold a secret of 32 characters or more", err=True)
+        sys.exit(2)
+    if new == old:
+        click.echo(f"error: {new_secret_env} holds the current secret", err=True)
+        sys.exit(2)
+    with app.app_context():
+        with db.unit_of_work() as session:
+            left = case_keys.counts(session, old_secret=old, new_secret=new)
+        if left.master_sealed or left.by_neither:
+            click.echo(
+                f"error: {left.master_sealed} case(s) are still sealed with the master key "
+                f"(run `referral-api keys migrate` first) and {left.by_neither} are wrapped "
+                "by neither secret",
+                err=True,
+            )
+            sys.exit(1)
+        total = 0
+        while True:
+            with db.unit_of_work() as session:
+                done = case_keys.rewrap_batch(
+                    session, old_secret=old, new_secret=new, limit=batch_size
+                )
+            if not done:
+                break
+            total += done
+            click.echo(f"rewrapped {total} of {left.by_old} data key(s)")
+        with db.unit_of_work() as session:
+            webhooks = case_keys.reseal_webhook_secrets(session, old_secret=old, new_secret=new)
+            after = case_keys.counts(session, old_secret=old, new_secret=new)
+    click.echo(
+        f"keys rotate: {total} data key(s) rewrapped in this run, {after.by_new} now under "
+        f"the new secret, {after.by_old} left; {webhooks} webhook secret(s) resealed. "
+        "Restart the service with REFERRAL_API_SECRET_KEY set to the new secret."
+    )
+
+
+@main.group("retention")
+def retention_group() -> None:
+    """Retention of client profiles (REFERRAL_API_RETENTION_DAYS after closure)."""
+
+
+@retention_group.command("purge")
+@click.option("--dry-run", is_flag=True, help="List the cases due, destroy nothing.")
+def retention_purge(dry_run: bool) -> None:
+    """Destroy the data key and ciphertext of every case closed longer than the retention
+    period (crypto-shredding); referrals, events and audit history stay."""
+    from .db import truncate_sqlite_wal
+    from .models.base import utcnow
+
+    app = _app()
+    days = app.config["REFERRAL_API"].retention_days
+    with app.app_context():
+        with db.unit_of_work() as session:
+            if dry_run:
+                cases = retention.due(session, now=utcnow(), retention_days=days)
+            else:
+                cases = retention.purge(session, now=utcnow(), retention_days=days)
+        if not dry_run:
+            truncate_sqlite_wal(db.engine)
+    for case_id in cases:
+        click.echo(f"{'due' if dry_run else 'purged'} {case_id}")
+    verb = "due for purge" if dry_run else "purged"
+    click.echo(f"retention purge: {len(cases)} case(s) {verb} (closed over {days:g} days ago)")
 
 
 # -- webhooks -----------------------------------------------------------------------------

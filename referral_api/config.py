@@ -13,6 +13,11 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 DEFAULT_ACK_HOURS = {"high": 1.0, "medium": 6.0, "low": 72.0}
 DEFAULT_START_DAYS = 7.0
+# Client data lifecycle (DESIGN.md, UU PDP 27/2022): a receiver keeps the client profile
+# this long after its referral completed or failed; a closed case's profile is destroyed
+# (crypto-shredded) this long after closure (5 years).
+DEFAULT_CLOSED_ACCESS_DAYS = 30.0
+DEFAULT_RETENTION_DAYS = 1825.0
 DEFAULT_DB_CONNECT_TIMEOUT_S = 5.0
 # How long a SQLite writer waits for another to finish before it gives up.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -74,6 +79,8 @@ class Config:
     log_level: str = "INFO"
     ack_hours: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_ACK_HOURS))
     start_days: float = DEFAULT_START_DAYS
+    closed_access_days: float = DEFAULT_CLOSED_ACCESS_DAYS
+    retention_days: float = DEFAULT_RETENTION_DAYS
     max_body_bytes: int = MAX_BODY_BYTES
     db_connect_timeout_s: float = DEFAULT_DB_CONNECT_TIMEOUT_S
     db_statement_timeout_ms: int = DEFAULT_DB_STATEMENT_TIMEOUT_MS
@@ -126,6 +133,15 @@ class Config:
                 "REFERRAL_API_START_DAYS", env.get("REFERRAL_API_START_DAYS", "")
             )
             or DEFAULT_START_DAYS,
+            closed_access_days=parse_days(
+                "REFERRAL_API_CLOSED_ACCESS_DAYS",
+                env.get("REFERRAL_API_CLOSED_ACCESS_DAYS", ""),
+                DEFAULT_CLOSED_ACCESS_DAYS,
+            ),
+            retention_days=parse_positive_number(
+                "REFERRAL_API_RETENTION_DAYS", env.get("REFERRAL_API_RETENTION_DAYS", "")
+            )
+            or DEFAULT_RETENTION_DAYS,
             db_connect_timeout_s=parse_positive_number(
                 "REFERRAL_API_DB_CONNECT_TIMEOUT_S",
                 env.get("REFERRAL_API_DB_CONNECT_TIMEOUT_S", ""),
@@ -202,6 +218,20 @@ def parse_positive_number(name: str, raw: str) -> float | None:
         raise ConfigError(f"{name} must be a number, got {raw!r}.") from None
     if not value > 0:
         raise ConfigError(f"{name} must be greater than 0, got {raw!r}.")
+    return value
+
+
+def parse_days(name: str, raw: str, default: float) -> float:
+    """A number of days, 0 or more (0: at once)."""
+    raw = raw.strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of days, got {raw!r}.") from None
+    if not value >= 0:
+        raise ConfigError(f"{name} must be 0 or more days, got {raw!r}.")
     return value
 
 

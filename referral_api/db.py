@@ -101,6 +101,9 @@ def _configure_sqlite(engine: Engine) -> None:
         dbapi_connection.create_function("referral_api_sha256", 1, _sha256_hex, deterministic=True)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys = ON")
+        # Overwrite deleted content with zeros, so that a purged profile's data key and
+        # ciphertext do not linger in free space of the file (services/retention.py).
+        cursor.execute("PRAGMA secure_delete = ON")
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         if engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode = WAL")
@@ -188,6 +191,18 @@ class Database:
         """One session and one commit, for CLI commands and scripts."""
         with self.bound.session_factory() as session, session.begin():
             yield session
+
+
+def truncate_sqlite_wal(engine: Engine) -> None:
+    """On SQLite, copy the write-ahead log into the database and empty it: the log still
+    holds the pages as they were before the last changes (a purge's, for one)."""
+    if engine.dialect.name != "sqlite":
+        return
+    connection = engine.raw_connection()
+    try:
+        connection.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        connection.close()
 
 
 db = Database()

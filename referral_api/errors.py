@@ -43,6 +43,10 @@ class InvalidTransition(Conflict):
         super().__init__(detail, extra={"allowed": sorted(allowed)})
 
 
+class Gone(DomainError):
+    status, slug, title = 410, "gone", "Gone"
+
+
 class PreconditionFailed(DomainError):
     status, slug, title = 412, "precondition-failed", "Precondition failed"
 

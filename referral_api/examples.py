@@ -105,6 +105,27 @@ REQUEST_EXAMPLES: dict[str, dict[str, dict[str, Any]]] = {
             },
         },
     },
+    "withdraw_consent": {
+        "from_one_organization": {
+            "summary": "The client withdraws consent from the clinic only",
+            "value": {
+                "scope": [CLINIC_ORGANIZATION],
+                "note": "Klien tidak ingin data dibagikan ke layanan kesehatan.",
+            },
+        },
+        "from_all": {
+            "summary": "The client withdraws consent from every organization but the owner",
+            "value": {"scope": "all", "note": None},
+        },
+    },
+    "close_case": _one(
+        "Close a case whose services are done, cancelling what is still open",
+        {
+            "outcome": "services_completed",
+            "note": "Klien kembali ke keluarga.",
+            "cancel_open": True,
+        },
+    ),
     "create_token": _one(
         "A caseworker's token for an organization",
         {

@@ -379,3 +379,16 @@ STATUS_REASONS = (
 )
 # Service types whose service must start within REFERRAL_API_START_DAYS (UU 21/2007).
 START_DEADLINE_TYPES = ("social_rehabilitation", "repatriation", "reintegration")
+# Why the case's owner cancelled open referrals on the client's behalf (set by the
+# service, never by a transition request).
+CONSENT_WITHDRAWN = "consent_withdrawn"
+CASE_CLOSED = "case_closed"
+# How a case ended (POST /cases/{id}/close); `other` needs a note.
+CASE_OUTCOMES = (
+    "services_completed",
+    "client_declined",
+    "client_unreachable",
+    "referred_outside_network",
+    "client_deceased",
+    "other",
+)

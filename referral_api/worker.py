@@ -70,12 +70,15 @@ class WorkerSettings:
 
 def http_client(settings: WorkerSettings) -> httpx.Client:
     """Connect and read timeouts; no redirects (a redirect is a failure, and could point
-    anywhere); no proxies from the environment."""
+    anywhere); no proxies from the environment; connections to public addresses only
+    (unless private ones are allowed), checked as they are opened."""
+    limits = httpx.Limits(max_connections=max(settings.parallel, 1) * 2)
     return httpx.Client(
         timeout=httpx.Timeout(settings.timeout_s, connect=min(settings.timeout_s, 5.0)),
         follow_redirects=False,
         trust_env=False,
-        limits=httpx.Limits(max_connections=max(settings.parallel, 1) * 2),
+        limits=limits,
+        transport=None if settings.allow_private else addresses.public_only_transport(limits),
         headers={"user-agent": USER_AGENT},
     )
 
@@ -176,6 +179,7 @@ def run_once(worker: Worker, *, check_deadlines: bool | None = None) -> Progress
         return progress
     with transaction(worker.sessions) as session:
         if behind:
+            events.position_new(session)
             progress.numbered = delivery.fan_out(session)
         claims = delivery.claim(
             session,

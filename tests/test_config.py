@@ -80,3 +80,20 @@ def test_default_database_is_sqlite_under_instance() -> None:
 def test_bad_settings_are_refused(name: str, value: str, needle: str) -> None:
     with pytest.raises(ConfigError, match=needle):
         Config.from_env({"REFERRAL_API_SECRET_KEY": "x" * 40, name: value})
+
+
+def test_lifecycle_days() -> None:
+    base = {"REFERRAL_API_SECRET_KEY": "x" * 40}
+    defaults = Config.from_env(base)
+    assert (defaults.closed_access_days, defaults.retention_days) == (30, 1825)
+    config = Config.from_env(
+        {**base, "REFERRAL_API_CLOSED_ACCESS_DAYS": "0", "REFERRAL_API_RETENTION_DAYS": "3650"}
+    )
+    assert (config.closed_access_days, config.retention_days) == (0, 3650)
+    for name, value in (
+        ("REFERRAL_API_CLOSED_ACCESS_DAYS", "-1"),
+        ("REFERRAL_API_CLOSED_ACCESS_DAYS", "a month"),
+        ("REFERRAL_API_RETENTION_DAYS", "0"),
+    ):
+        with pytest.raises(ConfigError, match=name):
+            Config.from_env({**base, name: value})

@@ -40,6 +40,8 @@ EXAMPLES = _request_examples()
 SENDERS = {
     "create_referral": "sender",
     "transition_referral": "shelter",
+    "withdraw_consent": "sender",
+    "close_case": "sender",
     "create_token": "sender_admin",
     "create_organization": "admin",
     "update_organization": "shelter_admin",
@@ -105,6 +107,7 @@ def _path_for(operation_id, path, network, client, session) -> tuple[str, dict[s
         session.flush()
         return path.replace("{subscription_id}", created.json["id"]), {}
     by_param = {
+        "{case_id}": network["ids"][examples.CASE],
         "{organization_id}": shelter["organization"].id,
         "{location_id}": shelter["location"].id,
         "{service_id}": shelter["service"].id,

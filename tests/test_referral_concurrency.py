@@ -2,12 +2,13 @@
 retries of one create racing with the same Idempotency-Key (one referral)."""
 
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 
 import pytest
 from flask import Flask
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
 from referral_api import create_app, migrate
@@ -16,7 +17,7 @@ from referral_api.models import Organization, Referral, ReferralEvent
 from referral_api.services import audit, principals, seeding
 from referral_api.services.actors import Actor
 
-from .conftest import config_for
+from .conftest import config_for, requires_postgres
 from .referral_helpers import referral_body
 
 # Per step: who tries what (side, status, extra fields), 10 contenders in all.
@@ -155,3 +156,76 @@ def test_racing_retries_with_one_idempotency_key_create_one_referral(served) -> 
         assert session.scalar(select(func.count()).select_from(Referral)) == 1
         assert session.scalar(select(func.count()).select_from(ReferralEvent)) == 1
         assert audit.verify(session).ok
+
+
+@requires_postgres
+def test_a_withdrawal_racing_a_new_referral_in_the_case_cancels_it(served) -> None:
+    """The new referral has passed its consent checks and is still writing when the
+    owner withdraws consent for everyone: the withdrawal waits for it, then cancels it."""
+    app, engine, headers, receiver_org = served
+    client = app.test_client()
+    first = client.post(
+        "/api/v1/referrals", json=referral_body(receiver_org.id), headers=headers["sender"]
+    )
+    assert first.status_code == 201
+    case_id = first.json["case_id"]
+    onward = referral_body(
+        receiver_org.id, case_id=case_id, case=None, service_type="psychosocial_support"
+    )
+    answers: dict[str, int] = {}
+
+    def send_onward() -> None:
+        answers["create"] = (
+            app.test_client()
+            .post("/api/v1/referrals", json=onward, headers=headers["sender"])
+            .status_code
+        )
+
+    def withdraw() -> None:
+        answers["withdraw"] = (
+            app.test_client()
+            .post(
+                f"/api/v1/cases/{case_id}/consent-withdrawal",
+                json={"scope": "all", "note": "Keluarga menarik persetujuan"},
+                headers=headers["sender"],
+            )
+            .status_code
+        )
+
+    with engine.connect() as holder:
+        # Hold the create between its checks and its insert (reads go on).
+        holder.execute(text("LOCK TABLE referrals IN EXCLUSIVE MODE"))
+        creating = threading.Thread(target=send_onward)
+        creating.start()
+        _wait_for_lock_waiters(engine, 1)
+        withdrawing = threading.Thread(target=withdraw)
+        withdrawing.start()
+        _wait_for_lock_waiters(engine, 2)  # the withdrawal waits for the new referral
+        holder.rollback()
+    creating.join()
+    withdrawing.join()
+    assert answers == {"create": 201, "withdraw": 200}, answers
+    with Session(engine) as session:
+        statuses = session.execute(
+            select(Referral.status, Referral.status_reason).where(
+                Referral.case_id == uuid.UUID(case_id)
+            )
+        ).all()
+    assert sorted(statuses) == [("cancelled", "consent_withdrawn")] * 2, statuses
+
+
+def _wait_for_lock_waiters(engine: Engine, count: int, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    with engine.connect() as conn:
+        while time.monotonic() < deadline:
+            waiting = conn.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            )
+            if waiting >= count:
+                return
+            conn.rollback()
+            time.sleep(0.02)
+    raise AssertionError(f"fewer than {count} sessions waited for a lock")

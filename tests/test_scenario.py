@@ -5,7 +5,15 @@ work in Singapore, exploited in a spa in Jakarta, evacuated by the Kemensos rapi
 team (TRC) with the police.
 """
 
+import uuid
+from datetime import timedelta
+
 import pytest
+from sqlalchemy import update
+
+from referral_api.models import Case
+from referral_api.models.base import utcnow
+from referral_api.services import retention
 
 from .referral_helpers import CONSENT, move, send
 
@@ -205,3 +213,99 @@ def test_trc_to_rptc_to_hospital_lpsk_and_home_uptd(client, network) -> None:
     # The hospital sees the case's referrals it is party to in its own lists.
     incoming = client.get("/api/v1/referrals?direction=incoming", headers=rs.headers).json
     assert [r["id"] for r in incoming["items"]] == [visum["id"]]
+
+
+def test_the_same_case_through_its_data_lifecycle(client, session, network, make_caller) -> None:
+    """UU PDP 27/2022 on the same path: the RPTC rejects one hop and loses the profile;
+    the family withdraws consent for LPSK and LPSK loses access while the rest of the chain
+    continues; the case closes; after the retention period the purge leaves the reports
+    and the chain intact and the profile gone (410)."""
+    n = network
+    trc, rptc, rs, lpsk, uptd = (n[k]["caller"] for k in ("trc", "rptc", "rs", "lpsk", "uptd"))
+
+    def profile(caller):
+        return client.get(f"/api/v1/cases/{case_id}", headers=caller.headers)
+
+    full = send(
+        client,
+        trc,
+        body(
+            n["rptc"],
+            "temporary_shelter",
+            risk_level="high",
+            case={"reference": "TRC-2026-018", "client": GIRL},
+        ),
+    ).json
+    case_id = full["case_id"]
+    assert profile(rptc).status_code == 200
+    assert move(client, rptc, full["id"], "rejected", 1, reason="no_capacity").status_code == 200
+    # The RPTC said no: it no longer reads the girl's profile, nor passes her on.
+    assert profile(rptc).status_code == 403
+    onward = {"case_id": case_id, "parent_referral_id": full["id"]}
+    assert send(client, rptc, body(n["rs"], "forensic_examination", **onward)).status_code == 422
+
+    # A bed frees up the next morning: the TRC asks again, and the RPTC takes her in.
+    shelter = send(client, trc, body(n["rptc"], "temporary_shelter", case_id=case_id)).json
+    for version, status in enumerate(("accepted", "in-progress"), start=1):
+        assert move(client, rptc, shelter["id"], status, version).status_code == 200
+    assert profile(rptc).status_code == 200
+    onward = {"case_id": case_id, "parent_referral_id": shelter["id"]}
+    visum = send(client, rptc, body(n["rs"], "forensic_examination", **onward)).json
+    protection = send(client, rptc, body(n["lpsk"], "witness_protection", **onward)).json
+    for version, status in enumerate(("accepted", "in-progress"), start=1):
+        assert move(client, rs, visum["id"], status, version).status_code == 200
+    assert move(client, rs, visum["id"], "completed", 3, outcome="Visum").status_code == 200
+    assert move(client, lpsk, protection["id"], "accepted", 1).status_code == 200
+    assert profile(lpsk).status_code == 200
+
+    # The family withdraws consent for LPSK: its referral is cancelled, its access ends.
+    withdrawal = client.post(
+        f"/api/v1/cases/{case_id}/consent-withdrawal",
+        json={"scope": [str(n["lpsk"]["organization"].id)], "note": "Keluarga menolak"},
+        headers=trc.headers,
+    )
+    assert withdrawal.status_code == 200, withdrawal.json
+    assert withdrawal.json["cancelled_referral_ids"] == [protection["id"]]
+    assert profile(lpsk).status_code == 403
+    for caller in (trc, rptc, rs):  # the rest of the chain continues
+        assert profile(caller).status_code == 200
+
+    # Home to Cianjur: the transfer makes the UPTD PPA the owner, which closes the case.
+    home = send(
+        client,
+        rptc,
+        body(n["uptd"], "reintegration", kind="transfer", risk_level="low", **onward),
+    ).json
+    assert move(client, uptd, home["id"], "accepted", 1).status_code == 200
+    refused = client.post(
+        f"/api/v1/cases/{case_id}/close",
+        json={"outcome": "services_completed"},
+        headers=uptd.headers,
+    )
+    assert refused.status_code == 409
+    assert sorted(refused.json["open_referrals"]) == sorted([shelter["id"], home["id"]])
+    assert move(client, rptc, shelter["id"], "completed", 3, outcome="Pulang").status_code == 200
+    assert move(client, uptd, home["id"], "in-progress", 2).status_code == 200
+    assert move(client, uptd, home["id"], "completed", 3, outcome="Reintegrasi").status_code == 200
+    closed = client.post(
+        f"/api/v1/cases/{case_id}/close",
+        json={"outcome": "services_completed", "note": "Kembali ke keluarga"},
+        headers=uptd.headers,
+    )
+    assert closed.status_code == 200, closed.json
+
+    coordinator = make_caller("coordinator")
+    report_path = "/api/v1/reports/referrals?group_by=organization"
+    report = client.get(report_path, headers=coordinator.headers).json["groups"]
+    chain = client.get(f"/api/v1/cases/{case_id}/chain", headers=uptd.headers).json
+
+    # Five years on, the retention purge destroys the profile and nothing else.
+    session.execute(
+        update(Case)
+        .where(Case.id == uuid.UUID(case_id))
+        .values(closed_at=utcnow() - timedelta(days=1826))
+    )
+    assert uuid.UUID(case_id) in retention.purge(session, now=utcnow(), retention_days=1825)
+    assert profile(uptd).status_code == 410
+    assert client.get(report_path, headers=coordinator.headers).json["groups"] == report
+    assert client.get(f"/api/v1/cases/{case_id}/chain", headers=uptd.headers).json == chain

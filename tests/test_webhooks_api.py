@@ -2,17 +2,16 @@
 secret shown once and sealed at rest, rotation, the test ping, the log, redelivery."""
 
 import socket
+import threading
 import uuid
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
+import httpx
 import pytest
 from sqlalchemy import select, text
 
 from referral_api.models import AuditEvent, Event, WebhookSubscription
 from referral_api.services.webhooks import addresses, subscriptions
-
-from .event_helpers import positioned  # noqa: F401
-
-pytestmark = pytest.mark.usefixtures("positioned")
 
 PUBLIC_URL = "https://93.184.215.14/hooks/referrals"  # a literal public address: no DNS
 
@@ -194,3 +193,47 @@ def test_deliveries_and_redeliver_validate(client, org_admin) -> None:
         )
         assert response.status_code == 422, body
         assert field in response.json["errors"], response.json
+
+
+def test_the_worker_connects_only_to_the_address_it_checked(monkeypatch) -> None:
+    """DNS rebinding: the name resolves to a public address when the URL is checked and to
+    loopback a moment later. The worker's client checks the address it connects to, so
+    the request never reaches the loopback server."""
+    hits: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            hits.append(self.path)
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    real_getaddrinfo = socket.getaddrinfo
+    answers = iter(["93.184.215.14", "127.0.0.1", "127.0.0.1"])
+
+    def rebinding(host, *args, **kwargs):
+        if host != "rebind.example.org":
+            return real_getaddrinfo(host, *args, **kwargs)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (next(answers), port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    url = f"http://rebind.example.org:{port}/hook"
+    try:
+        # The check at delivery time sees the public address ...
+        assert addresses.resolve_public("rebind.example.org", port) == "93.184.215.14"
+        # ... and the connection, resolving again, is refused rather than sent to loopback.
+        guarded = httpx.Client(transport=addresses.public_only_transport(httpx.Limits()))
+        with guarded, pytest.raises(httpx.ConnectError, match="loopback"):
+            guarded.post(url, content=b"{}")
+        assert hits == []
+        # Without the guard (private addresses allowed, as in tests and the demo), it would.
+        with httpx.Client(trust_env=False) as plain:
+            assert plain.post(url, content=b"{}").status_code == 204
+        assert hits == ["/hook"]
+    finally:
+        server.shutdown()

@@ -12,7 +12,14 @@ from .organization import (
     service_locations,
 )
 from .principal import Principal, Role
-from .referral import Case, IdempotencyKey, Referral, ReferralEvent, ReferralRegion
+from .referral import (
+    Case,
+    ConsentWithdrawal,
+    IdempotencyKey,
+    Referral,
+    ReferralEvent,
+    ReferralRegion,
+)
 from .region import OrganizationType, Region, ServiceType
 from .search import SearchEntry
 from .webhooks import WebhookAttempt, WebhookDelivery, WebhookSubscription
@@ -24,6 +31,7 @@ __all__ = [
     "AuditQueue",
     "Base",
     "Case",
+    "ConsentWithdrawal",
     "Event",
     "EventHead",
     "IdempotencyKey",

@@ -46,11 +46,38 @@ class Case(Base):
         ForeignKey("organizations.id"), index=True
     )
     status: Mapped[str] = mapped_column(String(10), default="open")
-    # AES-GCM: key version byte, 12-byte nonce, ciphertext and tag; the case id is the AAD.
+    # AES-GCM: format byte, 12-byte nonce, ciphertext and tag; the case id is the AAD.
+    # Format 2 is sealed with the case's own data key, format 1 (before 20261129_0009's
+    # data step) with the master key. Empty once purged (crypto-shredded).
     client_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    # The case's data key, wrapped (AES-GCM) by the master key whose fingerprint is
+    # `key_id` (services/crypto.py); None for a format-1 profile and once purged.
+    data_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    key_id: Mapped[str | None] = mapped_column(String(16), index=True)
     created_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Closure by the owner (POST /cases/{id}/close): a CASE_OUTCOMES code and a note.
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    closed_outcome: Mapped[str | None] = mapped_column(String(40))
+    closed_note: Mapped[str | None] = mapped_column(Text)
+    # When retention destroyed the profile and its key (`referral-api retention purge`).
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ConsentWithdrawal(Base):
+    """The client withdrew consent to share the case with an organization (or with every
+    organization but the owner: `organization_id` None). Referrals whose consent was
+    obtained before `withdrawn_at` give that organization no access from then on."""
+
+    __tablename__ = "consent_withdrawals"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id"), index=True)
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organizations.id"))
+    withdrawn_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    principal_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("principals.id"))
+    note: Mapped[str | None] = mapped_column(Text)
 
 
 class Referral(Base):
@@ -79,6 +106,8 @@ class Referral(Base):
     reason: Mapped[str] = mapped_column(Text)
     worker_role: Mapped[str] = mapped_column(String(20))
     consent: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    # The consent's `expires_at`, as a column so that access checks can compare it.
+    consent_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     capacity_override: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), default="requested")
     status_reason: Mapped[str | None] = mapped_column(String(30))

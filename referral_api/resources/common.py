@@ -31,7 +31,10 @@ def authenticated(blp: Blueprint, *roles: str) -> Callable[[Any], Any]:
 def referral_settings() -> Settings:
     config = current_app.config["REFERRAL_API"]
     return Settings(
-        secret_key=config.secret_key, ack_hours=config.ack_hours, start_days=config.start_days
+        secret_key=config.secret_key,
+        ack_hours=config.ack_hours,
+        start_days=config.start_days,
+        closed_access_days=config.closed_access_days,
     )
 
 

@@ -8,6 +8,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from ..models.referral import REFERRAL_STATUSES
 from ..vocabularies import (
+    CASE_OUTCOMES,
     CONSENT_BASES,
     CONSENT_METHODS,
     EXPLOITATION_TYPES,
@@ -110,6 +111,10 @@ class ConsentSchema(Schema):
         validate=validate.Length(max=2000),
         metadata={"description": "Required (not blank) when the basis is vital_interest."},
     )
+    expires_at = Instant(
+        allow_none=True,
+        metadata={"description": "When the consent ends: receivers lose the client profile."},
+    )
 
 
 class ConsentRecordSchema(Schema):
@@ -121,6 +126,7 @@ class ConsentRecordSchema(Schema):
     method = fields.String(required=True, validate=validate.OneOf(CONSENT_METHODS))
     scope = fields.String(required=True)
     justification = fields.String(allow_none=True)
+    expires_at = fields.String(allow_none=True, metadata={"format": "date-time"})
 
 
 class ReferralCreateSchema(Schema):
@@ -229,7 +235,12 @@ class ReferralEventSchema(Schema):
     occurred_at = Timestamp()
     principal_id = fields.UUID()
     organization_id = fields.UUID()
-    role = fields.String(metadata={"description": "sender or receiver"})
+    role = fields.String(
+        metadata={
+            "description": "sender or receiver; owner: cancelled by the case's owner on "
+            "consent withdrawal or case closure"
+        }
+    )
     reason = fields.String(allow_none=True)
     note = fields.String(allow_none=True)
 
@@ -242,9 +253,68 @@ class CaseSchema(Schema):
     id = fields.UUID()
     reference = fields.String(allow_none=True)
     owner_organization_id = fields.UUID()
-    status = fields.String()
+    status = fields.String(metadata={"description": "open or closed"})
     created_at = Timestamp()
+    closed_at = Timestamp(allow_none=True)
+    closed_outcome = fields.String(allow_none=True)
     client = fields.Nested(ClientProfileSchema, allow_none=True)
+
+
+class WithdrawalScope(fields.Field[Any]):
+    """`"all"`, or the ids of the organizations (1 to 50) consent is withdrawn from."""
+
+    def _deserialize(self, value, attr, data, **kwargs):  # type: ignore[no-untyped-def]
+        if value == "all":
+            return value
+        if not isinstance(value, list) or not 1 <= len(value) <= MAX_CODES:
+            raise ValidationError(f'Give "all" or a list of 1 to {MAX_CODES} organization ids.')
+        return [fields.UUID().deserialize(item) for item in value]
+
+
+class ConsentWithdrawalSchema(Schema):
+    scope = WithdrawalScope(
+        required=True,
+        metadata={
+            "oneOf": [
+                {"type": "string", "enum": ["all"]},
+                {
+                    "type": "array",
+                    "items": {"type": "string", "format": "uuid"},
+                    "minItems": 1,
+                    "maxItems": MAX_CODES,
+                },
+            ],
+            "description": 'Whom the client withdraws consent from: "all" but the owner, '
+            "or these organizations.",
+        },
+    )
+    note = fields.String(allow_none=True, validate=validate.Length(max=2000))
+
+
+class ConsentWithdrawalResultSchema(Schema):
+    case_id = fields.UUID()
+    withdrawn_at = Timestamp()
+    organization_ids = fields.List(
+        fields.UUID(), allow_none=True, metadata={"description": "null: every organization"}
+    )
+    cancelled_referral_ids = fields.List(fields.UUID())
+
+
+class CaseCloseSchema(Schema):
+    outcome = fields.String(required=True, validate=validate.OneOf(CASE_OUTCOMES))
+    note = fields.String(allow_none=True, validate=validate.Length(max=2000))
+    cancel_open = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Cancel open referrals (case_closed) instead of refusing."},
+    )
+
+
+class CaseClosureSchema(Schema):
+    case_id = fields.UUID()
+    status = fields.String()
+    closed_at = Timestamp()
+    outcome = fields.String()
+    cancelled_referral_ids = fields.List(fields.UUID())
 
 
 class OrganizationNameSchema(Schema):
@@ -290,3 +360,45 @@ class ChainSchema(Schema):
     gaps = fields.List(
         fields.String(), metadata={"description": "no_open_referral_and_no_completion"}
     )
+
+
+class ConsentWithdrawalRecordSchema(Schema):
+    organization_id = fields.UUID(allow_none=True, metadata={"description": "null: all"})
+    withdrawn_at = Timestamp()
+    principal_id = fields.UUID(allow_none=True)
+    note = fields.String(allow_none=True)
+
+
+class ExportedReferralSchema(Schema):
+    referral = fields.Nested(ReferralSchema, metadata={"description": "With its consent."})
+    events = fields.List(fields.Nested(ReferralEventSchema))
+
+
+class ProfileAccessSchema(Schema):
+    action = fields.String(
+        metadata={"description": "case.read_client, case.read_client_denied, case.subject_export"}
+    )
+    occurred_at = Timestamp()
+    principal_id = fields.UUID(allow_none=True)
+    principal_name = fields.String(allow_none=True)
+    organization_id = fields.UUID(allow_none=True)
+    organization_name = fields.String(allow_none=True)
+
+
+class ExportedCaseSchema(Schema):
+    id = fields.UUID()
+    reference = fields.String(allow_none=True)
+    owner_organization_id = fields.UUID()
+    status = fields.String()
+    created_at = Timestamp()
+    closed_at = Timestamp(allow_none=True)
+    closed_outcome = fields.String(allow_none=True)
+
+
+class SubjectExportSchema(Schema):
+    case = fields.Nested(ExportedCaseSchema)
+    client = fields.Nested(ClientProfileSchema)
+    referrals = fields.List(fields.Nested(ExportedReferralSchema))
+    consent_withdrawals = fields.List(fields.Nested(ConsentWithdrawalRecordSchema))
+    profile_accesses = fields.List(fields.Nested(ProfileAccessSchema))
+    exported_at = Timestamp()

@@ -7,22 +7,22 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, func, or_, select
 from sqlalchemy.orm import Session
 
 from ...errors import Forbidden, NotFound, ValidationFailed
-from ...models import Case, Referral, Service
+from ...models import Case, ConsentWithdrawal, Referral, Service
 from ...models.base import utcnow
 from ...vocabularies import CHILD_CONSENT_BASES
-from .. import audit, crypto, events
+from .. import audit, events
 from ..actors import Actor
-from .cases import client_profile
+from .cases import client_profile, sealed_profile
 from .deadlines import Settings, due_times
 from .history import record_event
 from .record import ReferralRecord
 from .rules import WRITERS
 from .statements import INSERT_CASE, INSERT_REFERRAL, RECORD_REGIONS, TARGET_ORGANIZATION
-from .visibility import readable_case
+from .visibility import profile_case
 
 
 def create_referral(
@@ -38,10 +38,19 @@ def create_referral(
     case: Case | None = None
     client: Mapping[str, Any]
     if data.get("case_id") is not None:
+        # Only an organization whose access to the client is open refers the client on.
         try:
-            case = readable_case(session, actor=actor, case_id=data["case_id"])
+            case = profile_case(
+                session,
+                actor=actor,
+                case_id=data["case_id"],
+                now=now,
+                closed_access_days=settings.closed_access_days,
+            )
         except NotFound:
             raise ValidationFailed({"case_id": "No such case."}) from None
+        if case.closed_at is not None:
+            raise ValidationFailed({"case_id": "The case is closed; open a new case."})
         client = client_profile(settings, case)
         if data["kind"] == "transfer" and not _may_transfer(session, actor, case):
             raise Forbidden(
@@ -59,6 +68,8 @@ def create_referral(
         parent = session.get(Referral, data["parent_referral_id"])
         if parent is None or case is None or parent.case_id != case.id:
             errors["parent_referral_id"] = "The parent referral must belong to the same case."
+    if case is not None and target is not None:
+        _check_not_withdrawn(session, case, target.id, data["consent"], errors)
     if errors or target is None:
         raise ValidationFailed(errors)
 
@@ -71,7 +82,7 @@ def create_referral(
                 "id": case_id,
                 "reference": data["case"].get("reference"),
                 "owner_organization_id": actor.organization_id,
-                "client_ciphertext": crypto.seal(settings.secret_key, case_id, dict(client)),
+                **sealed_profile(settings.secret_key, case_id, dict(client)),
                 "created_by": actor.principal_id,
             },
         )
@@ -103,6 +114,7 @@ def create_referral(
         reason=data["reason"],
         worker_role=data["worker_role"],
         consent=_consent_json(data["consent"]),
+        consent_expires_at=data["consent"].get("expires_at"),
         capacity_override=data.get("capacity_override"),
         status="requested",
         status_reason=None,
@@ -181,14 +193,44 @@ def _check_consent(consent: Mapping[str, Any], client: Mapping[str, Any], now: d
         errors["consent.justification"] = "vital_interest needs a written justification."
     if consent["obtained_at"] > now + timedelta(minutes=5):
         errors["consent.obtained_at"] = "Must not be in the future."
+    expires_at = consent.get("expires_at")
+    if expires_at is not None and expires_at <= now:
+        errors["consent.expires_at"] = "Must be in the future (the consent would have ended)."
     if errors:
         raise ValidationFailed(errors)
 
 
 def _consent_json(consent: Mapping[str, Any]) -> dict[str, Any]:
     stored = dict(consent)
-    stored["obtained_at"] = consent["obtained_at"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for name in ("obtained_at", "expires_at"):
+        if consent.get(name) is not None:
+            stored[name] = consent[name].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return stored
+
+
+def _check_not_withdrawn(
+    session: Session,
+    case: Case,
+    receiver_id: uuid.UUID,
+    consent: Mapping[str, Any],
+    errors: dict[str, str],
+) -> None:
+    """After the client withdrew consent for this receiver (or for all), a new referral to
+    it needs consent obtained after the withdrawal."""
+    withdrawn_at = session.scalar(
+        select(func.max(ConsentWithdrawal.withdrawn_at)).where(
+            ConsentWithdrawal.case_id == case.id,
+            or_(
+                ConsentWithdrawal.organization_id.is_(None),
+                ConsentWithdrawal.organization_id == receiver_id,
+            ),
+        )
+    )
+    if withdrawn_at is not None and consent["obtained_at"] <= withdrawn_at:
+        errors["consent"] = (
+            f"The client withdrew consent for this organization on {withdrawn_at:%Y-%m-%d %H:%M}Z; "
+            "record the new consent obtained since then (consent.obtained_at after it)."
+        )
 
 
 def _may_transfer(session: Session, actor: Actor, case: Case) -> bool:

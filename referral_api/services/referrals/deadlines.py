@@ -24,6 +24,8 @@ class Settings:
     secret_key: str
     ack_hours: Mapping[str, float]
     start_days: float
+    # How long a receiver keeps the client profile after its referral completed or failed.
+    closed_access_days: float = 30.0
 
 
 def due_times(

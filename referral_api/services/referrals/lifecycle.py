@@ -1,9 +1,12 @@
-"""Moving a referral through its lifecycle, as its sender or its receiver."""
+"""Moving a referral through its lifecycle: as its sender or its receiver, or, to cancel
+it on the client's behalf (consent withdrawn, case closed), as the case's owner."""
 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from ...errors import Forbidden, NotFound, PreconditionFailed
@@ -36,17 +39,7 @@ def transition(
     why, in the order of `rules.check_move` (or, if it changed in between, moved after all).
     """
     connection = session.connection()
-    params = update_params(
-        REFERRALS,
-        referral_id=referral_id,
-        new_status=status,
-        new_reason=reason,
-        new_note=note,
-        new_outcome=outcome,
-        now=utcnow(),
-        organization_id=actor.organization_id,
-        expected=expected_version,
-    )
+    params = _move_params(referral_id, status, reason, note, outcome, actor, expected_version)
     errors = request_errors(status, reason, note, outcome)
     updated = None
     if not errors and actor.role in WRITERS and actor.organization_id is not None:
@@ -55,6 +48,59 @@ def transition(
     if updated is None:
         _refuse(session, actor, referral_id, expected_version, status, errors)
         updated = connection.execute(move(status, outcome is not None, None), params).one()
+    return _moved(session, actor, updated, status, reason, note, role=side_setting(status))
+
+
+def cancel_for_owner(
+    session: Session, *, actor: Actor, referral_id: uuid.UUID, reason: str, note: str | None
+) -> ReferralRecord:
+    """Cancel an open referral of the actor's case as its owner, whoever sent it (the
+    caller checked the ownership): the event, audit and partner event are a transition's,
+    with the role `owner`."""
+    connection = session.connection()
+    current = connection.execute(LOCK_REFERRAL, {"referral_id": referral_id}).one()
+    check_move(current=current.status, status="cancelled", side="sender", errors={})
+    params = _move_params(referral_id, "cancelled", reason, note, None, actor, None)
+    updated = connection.execute(move("cancelled", False, None), params).one()
+    return _moved(session, actor, updated, "cancelled", reason, note, role="owner")
+
+
+def _move_params(
+    referral_id: uuid.UUID,
+    status: str,
+    reason: str | None,
+    note: str | None,
+    outcome: str | None,
+    actor: Actor,
+    expected: int | None,
+) -> dict[str, Any]:
+    """The parameters of `statements.move`."""
+    return update_params(
+        REFERRALS,
+        referral_id=referral_id,
+        new_status=status,
+        new_reason=reason,
+        new_note=note,
+        new_outcome=outcome,
+        now=utcnow(),
+        organization_id=actor.organization_id,
+        expected=expected,
+    )
+
+
+def _moved(
+    session: Session,
+    actor: Actor,
+    updated: Row[Any],
+    status: str,
+    reason: str | None,
+    note: str | None,
+    *,
+    role: str,
+) -> ReferralRecord:
+    """Record a move just made (the UPDATE's row): the case's new owner on an accepted
+    transfer, the status event, the audit event and the partner events."""
+    connection = session.connection()
     if updated.previous_status is None:
         raise RuntimeError(f"referral {updated.id} has no event for version {updated.version - 1}")
     referral = ReferralRecord.from_row(updated)
@@ -67,7 +113,7 @@ def transition(
                 CASES,
                 case_id=referral.case_id,
                 new_owner=referral.to_organization_id,
-                now=params["now"],
+                now=referral.updated_at,
             ),
         )
     record_event(
@@ -75,7 +121,7 @@ def transition(
         actor=actor,
         referral=referral,
         from_status=updated.previous_status,
-        role=side_setting(status),
+        role=role,
         reason=reason,
         note=note,
     )
@@ -90,6 +136,7 @@ def transition(
             "to": status,
             "reason": reason,
             "version": referral.version,
+            **({"by": role} if role == "owner" else {}),
         },
     )
     events.referral_status_changed(

@@ -27,6 +27,7 @@ class ReferralRecord:
     reason: str
     worker_role: str
     consent: dict[str, Any]
+    consent_expires_at: datetime | None
     capacity_override: str | None
     status: str
     status_reason: str | None

@@ -13,6 +13,9 @@ RECEIVER_STATUSES = frozenset(
     {"received", "accepted", "rejected", "in-progress", "on-hold", "completed", "failed"}
 )
 TERMINAL = frozenset({"rejected", "completed", "failed", "cancelled", "entered-in-error"})
+# A referral ended with its service given (or tried): its receiver keeps the client profile
+# for the closed-access window; every other end cuts access at once.
+ENDED_WITH_SERVICE = frozenset({"completed", "failed"})
 _ANY_ACTIVE = frozenset({"cancelled", "entered-in-error"})
 NEXT: dict[str, frozenset[str]] = {
     "requested": frozenset({"received", "accepted", "rejected"}) | _ANY_ACTIVE,

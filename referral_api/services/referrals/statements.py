@@ -72,7 +72,16 @@ INSERT_EVENT = _insert(
     ),
 )
 INSERT_CASE = _insert(
-    CASES, ("id", "reference", "owner_organization_id", "client_ciphertext", "created_by")
+    CASES,
+    (
+        "id",
+        "reference",
+        "owner_organization_id",
+        "client_ciphertext",
+        "data_key",
+        "key_id",
+        "created_by",
+    ),
 )
 # On an accepted transfer the receiver becomes the case's owner.
 CHANGE_CASE_OWNER: Update = (

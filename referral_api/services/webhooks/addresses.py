@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Iterable
+from typing import Any
 from urllib.parse import urlsplit
+
+import httpcore
+import httpx
 
 MAX_URL_LENGTH = 2000
 
@@ -30,10 +35,29 @@ def _forbidden_address(address: str) -> str | None:
     return None
 
 
+class ForbiddenAddress(Exception):
+    """A webhook host that does not resolve, or resolves to a non-public address."""
+
+
+def resolve_public(host: str, port: int) -> str:
+    """The address to connect to for `host`: the first it resolves to, provided every
+    address it resolves to is on the public internet (ForbiddenAddress otherwise)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError):
+        raise ForbiddenAddress(f"The host {host} does not resolve.") from None
+    for info in infos:
+        reason = _forbidden_address(str(info[4][0]))
+        if reason is not None:
+            raise ForbiddenAddress(f"The host {host} resolves to a forbidden address: {reason}.")
+    return str(infos[0][4][0])
+
+
 def url_refusal(url: str, *, allow_private: bool) -> str | None:
     """Why the worker must not send to this URL (None: it may).
 
-    Checked at registration and again before every attempt, since DNS may change.
+    Checked at registration and again before every attempt, since DNS may change; the
+    connection itself goes only where `resolve_public` says (`public_only_transport`).
     """
     if len(url) > MAX_URL_LENGTH:
         return f"At most {MAX_URL_LENGTH} characters."
@@ -51,13 +75,43 @@ def url_refusal(url: str, *, allow_private: bool) -> str | None:
     if parts.scheme != "https":
         return "Must be https."
     try:
-        infos = socket.getaddrinfo(
-            parts.hostname, port or 443, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
-        )
-    except (socket.gaierror, UnicodeError):
-        return f"The host {parts.hostname} does not resolve."
-    for info in infos:
-        reason = _forbidden_address(str(info[4][0]))
-        if reason is not None:
-            return f"The host {parts.hostname} resolves to a forbidden address: {reason}."
+        resolve_public(parts.hostname, port or 443)
+    except ForbiddenAddress as refused:
+        return str(refused)
     return None
+
+
+class PublicOnlyBackend(httpcore.SyncBackend):
+    """Opens connections only to the address `resolve_public` approves, so the address
+    checked is the address connected to: DNS cannot answer the check with a public
+    address and the connection with a private one (DNS rebinding). TLS still checks the
+    certificate against the URL's host name."""
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        try:
+            address = resolve_public(host, port)
+        except ForbiddenAddress as refused:
+            raise httpcore.ConnectError(str(refused)) from None
+        return super().connect_tcp(address, port, timeout, local_address, socket_options)
+
+
+def public_only_transport(limits: httpx.Limits) -> httpx.HTTPTransport:
+    """An httpx transport whose connections go through `PublicOnlyBackend`."""
+    transport = httpx.HTTPTransport(limits=limits, trust_env=False)
+    # httpx offers no way to hand httpcore a network backend: give it its pool again,
+    # built as httpx builds it, with ours.
+    transport._pool = httpcore.ConnectionPool(
+        ssl_context=httpx.create_ssl_context(trust_env=False),
+        max_connections=limits.max_connections,
+        max_keepalive_connections=limits.max_keepalive_connections,
+        keepalive_expiry=limits.keepalive_expiry,
+        network_backend=PublicOnlyBackend(),
+    )
+    return transport

@@ -58,7 +58,7 @@ def fan_out(session: Session, *, now: datetime | None = None, batch: int = 1000)
     for subscription in subscriptions:
         if _owner_gone(session, subscription, now):
             continue
-        # Positions are dense (a rolled-back writer gives its position back), so the
+        # Positions are dense (handed out one after another, under one lock), so the
         # window holds at most `batch` events.
         upper = min(top, subscription.last_position + batch)
         wanted = or_(
@@ -98,12 +98,15 @@ def fan_out(session: Session, *, now: datetime | None = None, batch: int = 1000)
 
 
 def pending_work(session: Session, *, now: datetime | None = None) -> tuple[bool, bool]:
-    """Whether a subscription has events to number, and whether a delivery is due: two
-    cheap reads, so an idle worker never takes a write lock (SQLite has only one)."""
+    """Whether events await their position or a subscription has events to number, and
+    whether a delivery is due: cheap reads, so an idle worker never takes a write lock
+    (SQLite has only one)."""
     now = now or utcnow()
     top = select(func.max(Event.position)).scalar_subquery()
     live = and_(WebhookSubscription.status == "active", WebhookSubscription.deleted_at.is_(None))
-    behind = session.scalar(select(exists().where(live, WebhookSubscription.last_position < top)))
+    behind = events.has_unpositioned(session) or session.scalar(
+        select(exists().where(live, WebhookSubscription.last_position < top))
+    )
     due = session.scalar(
         select(
             exists().where(
