@@ -31,12 +31,49 @@ def _app(*, require_secret: bool = True) -> Flask:
     return create_app(_load_config(require_secret=require_secret))
 
 
+def _require_ready(config: Config) -> None:
+    """Exit 2 with one line unless the configured database exists and is migrated: a
+    command never creates an empty database of its own nor fails on a missing table."""
+    try:
+        migrate.check_ready(config.database_url, connect_timeout_s=config.db_connect_timeout_s)
+    except migrate.DatabaseNotReady as error:
+        click.echo(f"referral-api: {error}", err=True)
+        sys.exit(2)
+
+
+def _database_app(*, require_secret: bool = False) -> Flask:
+    """The app on the configured database, once that database is known to be ready."""
+    config = _load_config(require_secret=require_secret)
+    _require_ready(config)
+    return create_app(config)
+
+
+class _Commands(click.Group):
+    """The command group: a database error no command expected is one line and exit 2,
+    not a traceback (its SQL and parameters are never shown)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            return super().invoke(ctx)
+        except SQLAlchemyError as error:
+            click.echo(f"referral-api: database error: {migrate.one_line(error)}", err=True)
+            sys.exit(2)
+
+
+def _shown(url: str) -> str:
+    from sqlalchemy import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
 def _ensure_sqlite_dir(url: str) -> None:
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
 
 
-@click.group()
+@click.group(cls=_Commands)
 @click.version_option(package_name="referral-api")
 def main() -> None:
     """Referral backbone for Indonesia's anti-trafficking service network."""
@@ -74,7 +111,7 @@ def seed_command(demo: bool) -> None:
     """Load regions and vocabularies (idempotent); with --demo, the demo directory too."""
     from .services import seeding
 
-    app = _app(require_secret=False)
+    app = _database_app()
     with app.app_context(), db.unit_of_work() as session:
         report = seeding.seed(session, demo=demo)
     for line in report.lines():
@@ -103,7 +140,7 @@ def tokens_create(
     expires_days: float | None,
 ) -> None:
     """Create a principal and print its token once, alone on the last line."""
-    app = _app(require_secret=False)
+    app = _database_app()
     with app.app_context():
         token = _run_domain(
             lambda: _create_token(role, name, organization_id, coverage_code, expires_days)
@@ -136,7 +173,7 @@ def _create_token(
 @click.argument("principal_id", type=click.UUID)
 def tokens_revoke(principal_id: uuid.UUID) -> None:
     """Revoke the token of principal PRINCIPAL_ID."""
-    app = _app(require_secret=False)
+    app = _database_app()
 
     def revoke() -> None:
         with db.unit_of_work() as session:
@@ -176,7 +213,7 @@ def audit_group() -> None:
 )
 def audit_verify(checkpoint_file: Path | None) -> None:
     """Recompute the audit chain; exit 1 naming the first broken event."""
-    app = _app(require_secret=False)
+    app = _database_app()
     checkpoint = None if checkpoint_file is None else _read_checkpoint(app, checkpoint_file)
     with app.app_context(), db.unit_of_work() as session:
         if checkpoint is None:
@@ -212,7 +249,7 @@ def _read_checkpoint(app: Flask, path: Path) -> checkpoints.Checkpoint:
 @audit_group.command("checkpoint")
 def audit_checkpoint() -> None:
     """Print a signed checkpoint of the chain as it is now; keep it away from the database."""
-    app = _app(require_secret=False)
+    app = _database_app()
     config = app.config["REFERRAL_API"]
     if config.audit_signing_key is None:
         click.echo("error: set REFERRAL_API_AUDIT_SIGNING_KEY (see `audit keygen`)", err=True)
@@ -384,6 +421,7 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     from .server import serve as run_server
 
     config = _load_config(require_secret=True)
+    _require_ready(config)
     try:
         run_server(config, host=host, port=port, workers=workers, threads=threads)
     except PortInUse as error:
@@ -520,6 +558,7 @@ def worker_command(poll_s: float, once: bool) -> None:
     from .worker import Worker, WorkerSettings
 
     config = _load_config(require_secret=True)
+    _require_ready(config)
     engine = make_engine(config.database_url)
     worker = Worker.for_engine(engine, WorkerSettings.from_config(config))
     if once:
@@ -562,23 +601,38 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     env = dict(os.environ)
     # The demo's receivers run on this machine (tests and demo only, DESIGN.md).
     env.setdefault("REFERRAL_API_WEBHOOK_ALLOW_PRIVATE", "true")
-    if not env.get("DATABASE_URL", "").strip():
-        env["DATABASE_URL"] = f"sqlite:///{Path.cwd() / 'instance' / 'demo.sqlite3'}"
     try:
         config = Config.from_env(env, require_secret=False)
     except ConfigError as error:
         click.echo(f"referral-api: configuration error: {error}", err=True)
         sys.exit(2)
+    # The same database every other command uses (DATABASE_URL, or the default file), so
+    # that `tokens create` or `audit verify` after the demo work on what it printed.
     _ensure_sqlite_dir(config.database_url)
     migrate.upgrade(config.database_url)
     app = create_app(config)
     with app.app_context(), db.unit_of_work() as session:
+        real = seeding.real_organizations(session)
+        if real:
+            click.echo(
+                f"referral-api: the database at {_shown(config.database_url)} holds {real} "
+                "organizations that are not demo data; set DATABASE_URL to another database "
+                "for the demo",
+                err=True,
+            )
+            sys.exit(2)
         seeding.seed(session, demo=True)
         tokens = seeding.demo_tokens(session)
-    click.echo(f"demo database: {config.database_url}")
+    click.echo(f"demo database: {_shown(config.database_url)}")
     click.echo("DEMO DATA ONLY — the demo directory must be verified before operational use.")
-    for role, (who, token) in tokens.items():
-        click.echo(f"{role:<12} {who:<60} {token}")
+    click.echo("every other referral-api command in this directory uses this database")
+    for token in tokens:
+        organization = (
+            f"organization {token.organization_id} ({token.organization_name})"
+            if token.organization_id
+            else "no organization"
+        )
+        click.echo(f"{token.role:<12} {token.who}; {organization}: {token.token}")
     if no_serve:
         return
     _start_demo_worker(config)

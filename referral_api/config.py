@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from sqlalchemy import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
 DEFAULT_ACK_HOURS = {"high": 1.0, "medium": 6.0, "low": 72.0}
 DEFAULT_START_DAYS = 7.0
 # Client data lifecycle (DESIGN.md, UU PDP 27/2022): a receiver keeps the client profile
@@ -58,6 +61,28 @@ DEFAULT_HSDS_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "h
 def default_database_url() -> str:
     instance = Path.cwd() / "instance"
     return f"sqlite:///{instance / 'referral-api.sqlite3'}"
+
+
+def parse_database_url(value: str) -> str:
+    """DATABASE_URL, checked to name a database SQLAlchemy can drive (default: SQLite)."""
+    url = value.strip()
+    if not url:
+        return default_database_url()
+    try:
+        make_url(url).get_dialect()
+    except NoSuchModuleError:  # (a kind of ArgumentError)
+        shown = make_url(url).render_as_string(hide_password=True)
+        raise ConfigError(
+            f"DATABASE_URL {shown} names a database driver that is not installed or not "
+            "known (use sqlite:/// or postgresql+psycopg://)"
+        ) from None
+    except ArgumentError:
+        # Not echoed: an unparseable URL may still hold a password.
+        raise ConfigError(
+            "DATABASE_URL is not a database URL; expected e.g. "
+            "sqlite:///instance/referral-api.sqlite3 or postgresql+psycopg://user@host/db"
+        ) from None
+    return url
 
 
 @dataclass(frozen=True)
@@ -122,7 +147,7 @@ class Config:
 
         timeouts = parse_server_timeouts(env)
         return cls(
-            database_url=env.get("DATABASE_URL", "").strip() or default_database_url(),
+            database_url=parse_database_url(env.get("DATABASE_URL", "")),
             secret_key=secret,
             log_level=log_level,
             ack_hours=parse_ack_hours(env.get("REFERRAL_API_ACK_HOURS", "")),

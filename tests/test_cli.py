@@ -1,5 +1,10 @@
+import os
+import re
+import subprocess
+import sys
 import uuid
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -68,12 +73,73 @@ def test_tokens_create_refuses_bad_input(fresh_databases) -> None:
     assert result.exit_code == 1
 
 
-def test_demo_prepares_database_and_prints_a_token_per_role(tmp_path, monkeypatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(main, ["demo", "--no-serve"], env={"DATABASE_URL": ""})
-    assert result.exit_code == 0, result.output
-    lines = result.output.splitlines()
-    for role in ("caseworker", "org_admin", "coordinator", "admin"):
-        line = next(line for line in lines if line.startswith(role + " "))
-        assert line.split()[-1].startswith("rk_")
-    assert (tmp_path / "instance" / "demo.sqlite3").exists()
+def _cli(cwd, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`referral-api ARGS` as a user runs it: a process of its own in `cwd`."""
+    environment = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    return subprocess.run(  # noqa: S603 (our own command line)
+        [sys.executable, "-m", "referral_api.cli", *args],
+        cwd=cwd,
+        env={**environment, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_every_command_after_demo_works_on_the_demo_database(tmp_path) -> None:
+    demo = _cli(tmp_path, "demo", "--no-serve")
+    assert demo.returncode == 0, demo.stderr
+    assert (tmp_path / "instance" / "referral-api.sqlite3").exists()
+    lines = demo.stdout.splitlines()
+    tokens = {line.split()[0]: line for line in lines if line.split()[-1].startswith("rk_")}
+    assert set(tokens) == {"caseworker", "org_admin", "coordinator", "admin"}
+    caseworker = re.search(r"organization ([0-9a-f-]{36}) \((.+)\): rk_", tokens["caseworker"])
+    assert caseworker is not None, tokens["caseworker"]
+    org_id, org_name = caseworker.groups()
+    assert org_name == "Kementerian Sosial Republik Indonesia"
+
+    # The id as printed is accepted, on the same database, with no extra environment.
+    created = _cli(
+        tmp_path, "tokens", "create", "--role", "caseworker", "--name", "y", "--org", org_id
+    )
+    assert created.returncode == 0, created.stderr
+    verified = _cli(tmp_path, "audit", "verify")
+    assert verified.returncode == 0, verified.stderr
+    checked = int(re.search(r"(\d+) events checked", verified.stdout).group(1))
+    assert checked > 100  # the demo's seeding and tokens, and the token just made
+
+
+def test_demo_refuses_a_database_with_real_organizations(fresh_databases) -> None:
+    url = fresh_databases.new()
+    migrate.upgrade(url)
+    assert run(url, "seed").exit_code == 0
+    engine = make_engine(url)
+    with Session(engine) as session, session.begin():
+        session.add(Organization(name="LBH APIK NTB", type="legal_service", region_code="52.71"))
+    engine.dispose()
+    result = run(url, "demo", "--no-serve")
+    assert result.exit_code == 2
+    assert "1 organizations that are not demo data" in result.output
+
+
+@pytest.mark.parametrize(
+    ("database_url", "says"),
+    [
+        ("", "no database at"),
+        ("sqlite:///empty.sqlite3", "is not migrated: run `referral-api db upgrade`"),
+        ("nonsense", "DATABASE_URL is not a database URL"),
+        ("foo://host/db", "names a database driver that is not installed"),
+        ("postgresql+psycopg://u:secret@127.0.0.1:9/x", "cannot use the database at"),
+    ],
+)
+def test_a_database_not_ready_is_one_line_and_exit_2(tmp_path, database_url, says) -> None:
+    (tmp_path / "empty.sqlite3").touch()
+    for command in (("tokens", "create", "--role", "admin", "--name", "x"), ("audit", "verify")):
+        result = _cli(tmp_path, *command, DATABASE_URL=database_url)
+        assert result.returncode == 2, result.stderr
+        assert says in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert "secret" not in result.stderr
+    # Nothing was created where the default database would be.
+    assert not (tmp_path / "instance").exists()

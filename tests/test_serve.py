@@ -203,7 +203,9 @@ def test_serve_refuses_a_port_in_use(fresh_databases) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        process = _serve(fresh_databases.new(), port)
+        url = fresh_databases.new()
+        migrate.upgrade(url)  # serve refuses a database that is not ready (tests/test_cli.py)
+        process = _serve(url, port)
         _, stderr = process.communicate(timeout=60)
     assert process.returncode != 0
     assert f"127.0.0.1:{port} is already in use".encode() in stderr

@@ -40,6 +40,7 @@ class AuditEvents(MethodView):
 class AuditVerify(MethodView):
     @authenticated(blp, Role.ADMIN)
     @blp.response(200, AuditVerdictSchema)
+    @blp.doc(operationId="verify_audit_trail")
     def get(self) -> audit.Verdict:
         """Recompute the audit chain and name the first broken event (admin)."""
         return audit.verify(db.session)

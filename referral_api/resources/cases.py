@@ -63,6 +63,7 @@ class ConsentWithdrawal(MethodView):
     @blp.alt_response(409, response="CONFLICT")
     @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
     @blp.response(200, ConsentWithdrawalResultSchema)
+    @blp.doc(operationId="withdraw_consent")
     def post(self, data: dict[str, Any], case_id: uuid.UUID) -> ending.Withdrawal:
         """The client withdraws consent (case owner): open referrals to the organizations
         in scope are cancelled and their access to the profile ends now."""

@@ -28,6 +28,7 @@ class Events(MethodView):
     @authenticated(blp)
     @query_args(blp, EventQueryArgsSchema)
     @blp.response(200, EventFeedSchema)
+    @blp.doc(operationId="list_events")
     def get(self, args: dict[str, Any]) -> events.FeedPage:
         """Events after a cursor, in commit order; pass `next_cursor` back as `after`."""
         return events.feed(db.session, actor=current_actor(), **args)

@@ -19,6 +19,7 @@ from ..schemas.directory import (
 )
 from ..security import current_actor
 from ..services import directory
+from . import conditional
 from .common import authenticated, page_body, query_args
 
 blp = Blueprint(
@@ -29,6 +30,7 @@ blp = Blueprint(
     "public callers; other organizations see only their regency.",
 )
 WRITERS = (Role.ORG_ADMIN, Role.ADMIN)
+_LOCATION = LocationSchema()
 
 
 @blp.route("")
@@ -43,6 +45,7 @@ class Locations(MethodView):
 
     @authenticated(blp, *WRITERS)
     @blp.arguments(LocationCreateSchema())
+    @blp.alt_response(404, response="NOT_FOUND")
     @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
     @blp.response(201, LocationSchema)
     def post(self, data: dict[str, Any]) -> directory.LocationView:
@@ -54,34 +57,42 @@ class Locations(MethodView):
 
 @blp.route("/<uuid:location_id>")
 class LocationsById(MethodView):
+    @conditional.conditional_read(blp)
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.response(200, LocationSchema)
-    def get(self, location_id: uuid.UUID) -> directory.LocationView:
-        """One location, as the caller may see it."""
+    def get(self, location_id: uuid.UUID) -> Any:
+        """One location, as the caller may see it, with an ETag."""
         actor = current_actor()
         location = directory.get_location(db.session, actor=actor, location_id=location_id)
-        return directory.view_location(actor, location)
+        return conditional.read(_LOCATION, directory.view_location(actor, location))
 
     @authenticated(blp, *WRITERS)
+    @conditional.conditional_change(blp)
     @blp.arguments(LocationUpdateSchema(partial=True))
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
     @blp.response(200, LocationSchema)
-    def patch(self, data: dict[str, Any], location_id: uuid.UUID) -> directory.LocationView:
-        """Change some fields (org_admin of its organization, or admin)."""
-        actor = current_actor()
-        location = directory.update_location(
-            db.session, actor=actor, location_id=location_id, data=data
-        )
-        return directory.view_location(actor, location)
+    def patch(self, data: dict[str, Any], location_id: uuid.UUID) -> Any:
+        """Change some fields (org_admin of its organization, or admin); If-Match: 412 if stale."""
+        return _change(location_id, data)
 
     @authenticated(blp, *WRITERS)
+    @conditional.conditional_change(blp)
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.response(200, LocationSchema)
-    def delete(self, location_id: uuid.UUID) -> directory.LocationView:
-        """Deactivate a location (nothing is deleted)."""
-        actor = current_actor()
-        location = directory.update_location(
-            db.session, actor=actor, location_id=location_id, data={"status": "inactive"}
-        )
-        return directory.view_location(actor, location)
+    def delete(self, location_id: uuid.UUID) -> Any:
+        """Deactivate a location (nothing is deleted); If-Match: 412 if stale."""
+        return _change(location_id, {"status": "inactive"})
+
+
+def _change(location_id: uuid.UUID, data: dict[str, Any]) -> Any:
+    """Apply `data` if the caller's If-Match (if any) still names the location."""
+    actor = current_actor()
+    current = directory.get_location(
+        db.session, actor=actor, location_id=location_id, for_update=True
+    )
+    conditional.require_current(_LOCATION, directory.view_location(actor, current))
+    location = directory.update_location(
+        db.session, actor=actor, location_id=location_id, data=data
+    )
+    return conditional.with_etag(_LOCATION, directory.view_location(actor, location))

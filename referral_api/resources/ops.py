@@ -15,7 +15,7 @@ blp = Blueprint("ops", __name__, url_prefix="/", description="Operations probes.
 
 
 class HealthSchema(Schema):
-    status = fields.String()
+    status = fields.String(required=True)  # always sent; `revision` only by /readyz
     revision = fields.String(allow_none=True)
 
 

@@ -19,6 +19,7 @@ from ..schemas.directory import (
 )
 from ..security import current_actor
 from ..services import directory
+from . import conditional
 from .common import authenticated, page_body, query_args
 
 blp = Blueprint(
@@ -28,6 +29,7 @@ blp = Blueprint(
     description="Agencies of the network (public, except where noted).",
 )
 WRITERS = (Role.ORG_ADMIN, Role.ADMIN)
+_ORGANIZATION = OrganizationSchema()
 
 
 @blp.route("")
@@ -49,31 +51,44 @@ class Organizations(MethodView):
 
 @blp.route("/<uuid:organization_id>")
 class OrganizationsById(MethodView):
+    @conditional.conditional_read(blp)
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.response(200, OrganizationSchema)
-    def get(self, organization_id: uuid.UUID) -> Organization:
-        """One organization."""
-        return directory.get_organization(db.session, organization_id=organization_id)
+    def get(self, organization_id: uuid.UUID) -> Any:
+        """One organization, with an ETag."""
+        organization = directory.get_organization(db.session, organization_id=organization_id)
+        return conditional.read(_ORGANIZATION, organization)
 
     @authenticated(blp, *WRITERS)
+    @conditional.conditional_change(blp)
     @blp.arguments(OrganizationUpdateSchema(partial=True))
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
     @blp.response(200, OrganizationSchema)
-    def patch(self, data: dict[str, Any], organization_id: uuid.UUID) -> Organization:
-        """Change some fields (org_admin of this organization, or admin)."""
-        return directory.update_organization(
-            db.session, actor=current_actor(), organization_id=organization_id, data=data
-        )
+    def patch(self, data: dict[str, Any], organization_id: uuid.UUID) -> Any:
+        """Change some fields (org_admin of this organization, or admin); If-Match: 412 if stale."""
+        return _change(organization_id, data)
 
     @authenticated(blp, *WRITERS)
+    @conditional.conditional_change(blp)
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.response(200, OrganizationSchema)
-    def delete(self, organization_id: uuid.UUID) -> Organization:
-        """Deactivate (nothing is deleted: referrals point at organizations)."""
-        return directory.deactivate_organization(
-            db.session, actor=current_actor(), organization_id=organization_id
-        )
+    def delete(self, organization_id: uuid.UUID) -> Any:
+        """Deactivate (nothing is deleted: referrals point at organizations); If-Match: 412 if
+        stale."""
+        return _change(organization_id, {"status": "inactive"})
+
+
+def _change(organization_id: uuid.UUID, data: dict[str, Any]) -> Any:
+    """Apply `data` if the caller's If-Match (if any) still names the organization."""
+    current = directory.get_organization(
+        db.session, organization_id=organization_id, for_update=True
+    )
+    conditional.require_current(_ORGANIZATION, current)
+    organization = directory.update_organization(
+        db.session, actor=current_actor(), organization_id=organization_id, data=data
+    )
+    return conditional.with_etag(_ORGANIZATION, organization)
 
 
 @blp.route("/<uuid:organization_id>/verify")

@@ -87,6 +87,7 @@ def expected_version(header: str | None) -> int | None:
 @blp.route("")
 class Referrals(MethodView):
     @authenticated(blp)
+    @blp.alt_response(403, response="FORBIDDEN")
     @query_args(blp, ReferralQueryArgsSchema)
     @blp.response(200, ReferralPageSchema)
     def get(self, args: dict[str, Any]) -> Any:
@@ -135,6 +136,7 @@ class ReferralTransitions(MethodView):
     @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
     @blp.response(200, ReferralSchema, headers={"ETag": {"schema": {"type": "string"}}})
     @blp.doc(
+        operationId="transition_referral",
         parameters=[
             {
                 "in": "header",
@@ -144,7 +146,7 @@ class ReferralTransitions(MethodView):
                 "description": "The ETag of the referral you saw.",
             },
             IDEMPOTENCY_KEY,
-        ]
+        ],
     )
     def post(self, data: dict[str, Any], referral_id: uuid.UUID) -> Response:
         """Change the status: the sender cancels or marks entered-in-error, the receiver

@@ -32,7 +32,13 @@ class ReferralReport(MethodView):
     @query_args(blp, ReportQueryArgsSchema)
     @blp.alt_response(403, response="FORBIDDEN")
     @blp.response(200, ReportSchema, content_type="application/json")
-    @blp.doc(description="Send `Accept: text/csv` for the same table as CSV.")
+    @blp.doc(
+        operationId="get_referral_report",
+        description="Send `Accept: text/csv` for the same table as CSV (one row per group, "
+        "a header row first).",
+        # contract.py declares the CSV beside the JSON on the 200 response.
+        **{"x-also-served-as": ["text/csv"]},
+    )
     def get(self, args: dict[str, Any]) -> Any:
         """Referral figures per group, within your coverage (coordinators) or anywhere
         (admins): counts by status, acceptance rate, rejection reasons, median and 90th

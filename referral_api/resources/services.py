@@ -22,12 +22,14 @@ from ..schemas.directory import (
 )
 from ..security import current_actor
 from ..services import directory, search
+from . import conditional
 from .common import authenticated, capacity_stale_before, page_body, query_args, search_geocoder
 
 blp = Blueprint(
     "services", __name__, url_prefix="/api/v1/services", description="Services of organizations."
 )
 WRITERS = (Role.ORG_ADMIN, Role.ADMIN)
+_SERVICE = ServiceSchema()
 
 
 @blp.route("")
@@ -49,6 +51,7 @@ class Services(MethodView):
 
     @authenticated(blp, *WRITERS)
     @blp.arguments(ServiceCreateSchema())
+    @blp.alt_response(404, response="NOT_FOUND")
     @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
     @blp.response(201, ServiceSchema)
     def post(self, data: dict[str, Any]) -> directory.ServiceView:
@@ -62,6 +65,7 @@ class Services(MethodView):
 class NearestServices(MethodView):
     @query_args(blp, NearestQueryArgsSchema)
     @blp.response(200, NearestSchema)
+    @blp.doc(operationId="list_nearest_services")
     def get(self, args: dict[str, Any]) -> search.NearestResult:
         """The nearest service-at-location entries to a point, a region's centroid or a
         place named in words (`near`), with phones, capacity and whether open now.
@@ -112,34 +116,44 @@ def _filter_args(args: dict[str, Any]) -> dict[str, Any]:
 
 @blp.route("/<uuid:service_id>")
 class ServicesById(MethodView):
+    @conditional.conditional_read(blp)
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.response(200, ServiceSchema)
-    def get(self, service_id: uuid.UUID) -> directory.ServiceView:
-        """One service."""
+    def get(self, service_id: uuid.UUID) -> Any:
+        """One service, with an ETag."""
         actor = current_actor()
         service = directory.get_service(db.session, service_id=service_id)
-        return directory.view_service(actor, service, stale_before=capacity_stale_before())
+        return conditional.read(
+            _SERVICE, directory.view_service(actor, service, stale_before=capacity_stale_before())
+        )
 
     @authenticated(blp, *WRITERS)
+    @conditional.conditional_change(blp)
     @blp.arguments(ServiceUpdateSchema(partial=True))
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
     @blp.response(200, ServiceSchema)
-    def patch(self, data: dict[str, Any], service_id: uuid.UUID) -> directory.ServiceView:
-        """Change some fields (org_admin of its organization, or admin)."""
-        actor = current_actor()
-        service = directory.update_service(
-            db.session, actor=actor, service_id=service_id, data=data
-        )
-        return directory.view_service(actor, service, stale_before=capacity_stale_before())
+    def patch(self, data: dict[str, Any], service_id: uuid.UUID) -> Any:
+        """Change some fields (org_admin of its organization, or admin); If-Match: 412 if stale."""
+        return _change(service_id, data)
 
     @authenticated(blp, *WRITERS)
+    @conditional.conditional_change(blp)
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.response(200, ServiceSchema)
-    def delete(self, service_id: uuid.UUID) -> directory.ServiceView:
-        """Deactivate a service (nothing is deleted)."""
-        actor = current_actor()
-        service = directory.update_service(
-            db.session, actor=actor, service_id=service_id, data={"status": "inactive"}
-        )
-        return directory.view_service(actor, service, stale_before=capacity_stale_before())
+    def delete(self, service_id: uuid.UUID) -> Any:
+        """Deactivate a service (nothing is deleted); If-Match: 412 if stale."""
+        return _change(service_id, {"status": "inactive"})
+
+
+def _change(service_id: uuid.UUID, data: dict[str, Any]) -> Any:
+    """Apply `data` if the caller's If-Match (if any) still names the service."""
+    actor = current_actor()
+    current = directory.get_service(db.session, service_id=service_id, for_update=True)
+    conditional.require_current(
+        _SERVICE, directory.view_service(actor, current, stale_before=capacity_stale_before())
+    )
+    service = directory.update_service(db.session, actor=actor, service_id=service_id, data=data)
+    return conditional.with_etag(
+        _SERVICE, directory.view_service(actor, service, stale_before=capacity_stale_before())
+    )

@@ -101,6 +101,7 @@ class WebhookRotateSecret(MethodView):
     @authenticated(blp, *MANAGERS)
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.response(200, WebhookCreatedSchema)
+    @blp.doc(operationId="rotate_webhook_secret")
     def post(self, subscription_id: uuid.UUID) -> dict[str, Any]:
         """Issue a new secret, shown this once; deliveries carry signatures by the old and
         the new one during the grace period."""

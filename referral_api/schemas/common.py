@@ -18,10 +18,13 @@ MAX_LOCATIONS = 200  # sites a service is given at
 class ProblemSchema(Schema):
     """An RFC 9457 problem document."""
 
-    type = fields.String(metadata={"example": "urn:referral-api:problem:validation-error"})
-    title = fields.String()
-    status = fields.Integer()
-    detail = fields.String()
+    # Always present (`required` here states what a response always carries).
+    type = fields.String(
+        required=True, metadata={"example": "urn:referral-api:problem:validation-error"}
+    )
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String(required=True)
     errors = fields.Dict(
         keys=fields.String(),
         values=fields.List(fields.String()),
@@ -30,6 +33,16 @@ class ProblemSchema(Schema):
     allowed = fields.List(
         fields.String(), metadata={"description": "Allowed next statuses, for a 409 transition."}
     )
+
+
+class StrictBoolean(fields.Boolean):
+    """JSON `true` or `false` only: not 0, 1, "yes" (a safe house's `confidential` flag
+    is never guessed from a number or a word)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):  # type: ignore[no-untyped-def]
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
 
 
 class Timestamp(fields.DateTime):

@@ -28,6 +28,7 @@ from .common import (
     Instant,
     PageSchema,
     PaginationArgsSchema,
+    StrictBoolean,
     Timestamp,
 )
 
@@ -228,7 +229,7 @@ class LocationCreateSchema(Schema):
     longitude = fields.Float(
         allow_none=True, allow_nan=False, validate=validate.Range(min=-180, max=180)
     )
-    confidential = fields.Boolean(load_default=False)
+    confidential = StrictBoolean(load_default=False)
 
 
 class LocationUpdateSchema(LocationCreateSchema):

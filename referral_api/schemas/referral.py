@@ -24,14 +24,37 @@ from .common import MAX_CODES, Instant, PageSchema, PaginationArgsSchema, Timest
 from .directory import _codes, _country, _language
 
 
-class ClientSchema(Schema):
+class ClientProfileSchema(Schema):
     """The client profile: encrypted at rest, shown only to parties of the case."""
 
-    alias = fields.String(allow_none=True, validate=validate.Length(min=1, max=60))
-    initials = fields.String(allow_none=True, validate=validate.Length(min=1, max=10))
-    age = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=0, max=130))
+    alias = fields.String(
+        allow_none=True,
+        validate=validate.Length(min=1, max=60),
+        metadata={
+            "description": "A name the client goes by. Give `alias` or `initials` "
+            "(at least one; never a full name)."
+        },
+    )
+    initials = fields.String(
+        allow_none=True,
+        validate=validate.Length(min=1, max=10),
+        metadata={"description": "Give `alias` or `initials` (at least one)."},
+    )
+    age = fields.Integer(
+        strict=True,
+        allow_none=True,
+        validate=validate.Range(min=0, max=130),
+        metadata={
+            "description": "Give `age` or `birth_year` (at least one). A client under "
+            "18, or who may be (born 18 or fewer years ago), needs a consent `basis` of "
+            "guardian_consent, legal_obligation or vital_interest."
+        },
+    )
     birth_year = fields.Integer(
-        strict=True, allow_none=True, validate=validate.Range(min=1900, max=2100)
+        strict=True,
+        allow_none=True,
+        validate=validate.Range(min=1900, max=2100),
+        metadata={"description": "Give `age` or `birth_year` (at least one)."},
     )
     gender = fields.String(required=True, validate=validate.OneOf(GENDERS))
     nationality = fields.String(allow_none=True, validate=[validate.Length(max=2), *_country])
@@ -68,27 +91,70 @@ class ClientSchema(Schema):
 
 class NewCaseSchema(Schema):
     reference = fields.String(validate=validate.Length(max=100), allow_none=True)
-    client = fields.Nested(ClientSchema, required=True)
+    client = fields.Nested(ClientProfileSchema, required=True)
 
 
 class ConsentSchema(Schema):
-    basis = fields.String(required=True, validate=validate.OneOf(CONSENT_BASES))
+    basis = fields.String(
+        required=True,
+        validate=validate.OneOf(CONSENT_BASES),
+        metadata={
+            "description": "For a client under 18 (or who may be): guardian_consent, "
+            "legal_obligation or vital_interest; vital_interest needs a `justification`."
+        },
+    )
     obtained_by = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    obtained_at = Instant(required=True)
+    obtained_at = Instant(required=True, metadata={"description": "Not in the future."})
     method = fields.String(required=True, validate=validate.OneOf(CONSENT_METHODS))
     scope = fields.String(required=True, validate=validate.Length(min=1, max=1000))
-    justification = fields.String(allow_none=True, validate=validate.Length(max=2000))
+    justification = fields.String(
+        allow_none=True,
+        validate=validate.Length(max=2000),
+        metadata={"description": "Required (not blank) when the basis is vital_interest."},
+    )
     expires_at = Instant(
         allow_none=True,
         metadata={"description": "When the consent ends: receivers lose the client profile."},
     )
 
 
+class ConsentRecordSchema(Schema):
+    """The consent as recorded with the referral (`required`: always present)."""
+
+    basis = fields.String(required=True, validate=validate.OneOf(CONSENT_BASES))
+    obtained_by = fields.String(required=True)
+    obtained_at = fields.String(required=True, metadata={"format": "date-time"})
+    method = fields.String(required=True, validate=validate.OneOf(CONSENT_METHODS))
+    scope = fields.String(required=True)
+    justification = fields.String(allow_none=True)
+    expires_at = fields.String(allow_none=True, metadata={"format": "date-time"})
+
+
 class ReferralCreateSchema(Schema):
-    case_id = fields.UUID(allow_none=True)
-    case = fields.Nested(NewCaseSchema, allow_none=True)
-    parent_referral_id = fields.UUID(allow_none=True)
-    kind = fields.String(load_default="referral", validate=validate.OneOf(REFERRAL_KINDS))
+    case_id = fields.UUID(
+        allow_none=True,
+        metadata={
+            "description": "Exactly one of `case_id` (an existing case your "
+            "organization may refer) or `case` (a new one)."
+        },
+    )
+    case = fields.Nested(
+        NewCaseSchema,
+        allow_none=True,
+        metadata={"description": "A new case; exactly one of `case_id` or `case`."},
+    )
+    parent_referral_id = fields.UUID(
+        allow_none=True,
+        metadata={"description": "The referral this one follows on from (same case)."},
+    )
+    kind = fields.String(
+        load_default="referral",
+        validate=validate.OneOf(REFERRAL_KINDS),
+        metadata={
+            "description": "`transfer` hands the case over: only its owner, or a "
+            "receiver whose referral in it is accepted and not ended, may send one."
+        },
+    )
     to_organization_id = fields.UUID(required=True)
     to_service_id = fields.UUID(allow_none=True)
     service_type = fields.String(required=True, validate=_codes(SERVICE_TYPE_CODES, "service type"))
@@ -138,7 +204,7 @@ class ReferralSchema(Schema):
     risk_level = fields.String()
     reason = fields.String()
     worker_role = fields.String()
-    consent = fields.Dict()
+    consent = fields.Nested(ConsentRecordSchema)
     capacity_override = fields.String(allow_none=True)
     status = fields.String()
     status_reason = fields.String(allow_none=True)
@@ -244,7 +310,7 @@ class CaseSchema(Schema):
     created_at = Timestamp()
     closed_at = Timestamp(allow_none=True)
     closed_outcome = fields.String(allow_none=True)
-    client = fields.Nested(ClientSchema, allow_none=True)
+    client = fields.Nested(ClientProfileSchema, allow_none=True)
 
 
 class WithdrawalScope(fields.Field[Any]):
@@ -384,7 +450,7 @@ class ExportedCaseSchema(Schema):
 
 class SubjectExportSchema(Schema):
     case = fields.Nested(ExportedCaseSchema)
-    client = fields.Nested(ClientSchema)
+    client = fields.Nested(ClientProfileSchema)
     referrals = fields.List(fields.Nested(ExportedReferralSchema))
     consent_withdrawals = fields.List(fields.Nested(ConsentWithdrawalRecordSchema))
     profile_accesses = fields.List(fields.Nested(ProfileAccessSchema))

@@ -288,9 +288,11 @@ def _apply(entity: Any, values: Mapping[str, Any]) -> list[str]:
 # -- organizations ------------------------------------------------------------------------
 
 
-def get_organization(session: Session, *, organization_id: uuid.UUID) -> Organization:
-    """Return an organization or raise NotFound."""
-    organization = session.get(Organization, organization_id)
+def get_organization(
+    session: Session, *, organization_id: uuid.UUID, for_update: bool = False
+) -> Organization:
+    """Return an organization (locked for this transaction if `for_update`) or raise NotFound."""
+    organization = session.get(Organization, organization_id, with_for_update=for_update)
     if organization is None:
         raise NotFound(f"Organization {organization_id} does not exist.")
     return organization
@@ -351,15 +353,6 @@ def update_organization(
             session, organization=organization, change="updated", fields=changed
         )
     return organization
-
-
-def deactivate_organization(
-    session: Session, *, actor: Actor, organization_id: uuid.UUID
-) -> Organization:
-    """Mark an organization inactive (referrals keep pointing at it)."""
-    return update_organization(
-        session, actor=actor, organization_id=organization_id, data={"status": "inactive"}
-    )
 
 
 def verify_organization(
@@ -434,9 +427,11 @@ def text_match(q: str, *columns: SQLColumnExpression[object]) -> ColumnElement[b
 # -- locations ----------------------------------------------------------------------------
 
 
-def get_location(session: Session, *, actor: Actor, location_id: uuid.UUID) -> Location:
-    """Return a location the actor may know exists, or raise NotFound."""
-    location = session.get(Location, location_id)
+def get_location(
+    session: Session, *, actor: Actor, location_id: uuid.UUID, for_update: bool = False
+) -> Location:
+    """Return a location the actor may know exists (locked if `for_update`), or raise NotFound."""
+    location = session.get(Location, location_id, with_for_update=for_update)
     if location is None or (location.confidential and not may_know_confidential(actor)):
         raise NotFound(f"Location {location_id} does not exist.")
     return location
@@ -533,9 +528,10 @@ def list_locations(
 # -- services -----------------------------------------------------------------------------
 
 
-def get_service(session: Session, *, service_id: uuid.UUID) -> Service:
-    """Return a service or raise NotFound."""
-    service = session.get(Service, service_id)
+def get_service(session: Session, *, service_id: uuid.UUID, for_update: bool = False) -> Service:
+    """Return a service (its row locked if `for_update`) or raise NotFound."""
+    lock = {"of": Service} if for_update else None
+    service = session.get(Service, service_id, with_for_update=lock)
     if service is None:
         raise NotFound(f"Service {service_id} does not exist.")
     return service

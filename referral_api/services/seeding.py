@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..models import Organization, OrganizationType, Role, ServiceType
@@ -147,9 +148,20 @@ DEMO_PRINCIPALS = (
 )
 
 
-def demo_tokens(session: Session) -> dict[str, tuple[str, str]]:
-    """Create one fresh demo principal per role; return role -> (who, token)."""
-    tokens: dict[str, tuple[str, str]] = {}
+@dataclass(frozen=True)
+class DemoToken:
+    """A demo principal's token, with the organization it acts for (if any)."""
+
+    role: str
+    who: str
+    organization_id: uuid.UUID | None
+    organization_name: str | None
+    token: str
+
+
+def demo_tokens(session: Session) -> list[DemoToken]:
+    """Create one fresh demo principal per role; return their tokens."""
+    tokens: list[DemoToken] = []
     for role, who, org_name, coverage in DEMO_PRINCIPALS:
         organization = None
         if org_name is not None:
@@ -158,14 +170,27 @@ def demo_tokens(session: Session) -> dict[str, tuple[str, str]]:
                     Organization.demo.is_(True), Organization.name == org_name
                 )
             ).one()
-            who = f"{who}, {organization.name}"
         _, token = principals.create_token(
             session,
             actor=Actor.system(),
             role=role,
-            name=who,
+            name=who if organization is None else f"{who}, {organization.name}",
             organization_id=organization.id if organization else None,
             coverage_code=coverage,
         )
-        tokens[role.value] = (who, token)
+        tokens.append(
+            DemoToken(
+                role=role.value,
+                who=who,
+                organization_id=organization.id if organization else None,
+                organization_name=organization.name if organization else None,
+                token=token,
+            )
+        )
     return tokens
+
+
+def real_organizations(session: Session) -> int:
+    """How many organizations are not demo data (the demo is never loaded beside them)."""
+    stmt = select(func.count()).select_from(Organization).where(Organization.demo.is_(False))
+    return session.scalar(stmt) or 0
