@@ -58,7 +58,7 @@ def fan_out(session: Session, *, now: datetime | None = None, batch: int = 1000)
     for subscription in subscriptions:
         if _owner_gone(session, subscription, now):
             continue
-        # Positions are dense (handed out one after another, under one lock), so the
+        # Positions are dense (a rolled-back writer gives its position back), so the
         # window holds at most `batch` events.
         upper = min(top, subscription.last_position + batch)
         wanted = or_(
