@@ -203,7 +203,6 @@ def run_once(worker: Worker, *, check_deadlines: bool | None = None) -> Progress
         return progress
     with transaction(worker.sessions) as session:
         if behind:
-            events.position_new(session)
             progress.numbered = delivery.fan_out(session)
         claims = delivery.claim(
             session,

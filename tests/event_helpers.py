@@ -2,6 +2,20 @@
 
 from __future__ import annotations
 
+import pytest
+from sqlalchemy import text
+
+from .conftest import ON_POSTGRES
+
+
+@pytest.fixture
+def positioned(connection):
+    """Events get their position at COMMIT on PostgreSQL, and a test's transaction never
+    commits: position them as they are written instead."""
+    if ON_POSTGRES:
+        connection.execute(text("SET CONSTRAINTS events_assign_position IMMEDIATE"))
+    return connection
+
 
 def feed(client, caller, **params):
     response = client.get("/api/v1/events", query_string=params, headers=caller.headers)

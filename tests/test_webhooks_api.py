@@ -13,6 +13,10 @@ from sqlalchemy import select, text
 from referral_api.models import AuditEvent, Event, WebhookSubscription
 from referral_api.services.webhooks import addresses, subscriptions
 
+from .event_helpers import positioned  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("positioned")
+
 PUBLIC_URL = "https://93.184.215.14/hooks/referrals"  # a literal public address: no DNS
 
 

@@ -8,7 +8,7 @@ the service never closes. `capacity_status` is what bed counts cannot say (`wait
 (`referrals.offer_id`): the first acceptance fills the offer.
 
 Revision ID: 20261129_0012
-Revises: 20261129_0014
+Revises: 20261129_0013
 Create Date: 2026-11-29
 """
 
@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql
 from referral_api.models.base import UTCDateTime
 
 revision: str = "20261129_0012"
-down_revision: str | None = "20261129_0014"
+down_revision: str | None = "20261129_0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -7,9 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Uuid
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.sql.functions import FunctionElement
 
 from .base import Base, JSONType, UTCDateTime, new_id, utcnow
 
@@ -19,13 +17,10 @@ EVENT_AUDIENCES = ("referral", "directory", "subscription")
 class Event(Base):
     """One committed change a partner may care about, written in the change's transaction.
 
-    A writer only inserts the row, with `seq` (insertion order, `next_event_seq()`).
-    `position` is the feed's cursor: NULL until the next reader of the outbox (the
-    worker's round, the change feed) positions the committed events, in `seq` order,
-    under `event_head`'s row lock (`services.events.position_new`). So an event gets a
-    position only after its transaction has committed, and a larger one than any handed
-    out before: a reader who has seen position n has been able to see every smaller one.
-    Readers skip NULLs.
+    `position` is the feed's cursor. It is NULL until the writing transaction commits:
+    a database trigger takes it from `event_head` (on PostgreSQL deferred to COMMIT, under
+    the head's row lock), so positions increase in commit order and a reader who has seen
+    position n has already been able to see every smaller one. Readers skip NULLs.
 
     Who may see it (`audience`): `referral` — the referral's sender and receiver, the
     coordinators covering it, admins; `directory` — every authenticated caller (the data
@@ -42,13 +37,10 @@ class Event(Base):
             "audience <> 'referral' OR referral_id IS NOT NULL", name="referral_has_referral"
         ),
         Index("ix_events_type_position", "type", "position"),
-        Index("uq_events_seq", "seq", unique=True),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     position: Mapped[int | None] = mapped_column(BigInteger, unique=True)
-    # Set by every insert; nullable only because SQLite could not add it NOT NULL in place.
-    seq: Mapped[int | None] = mapped_column(BigInteger)
     type: Mapped[str] = mapped_column(String(40))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     data: Mapped[dict[str, Any]] = mapped_column(JSONType)
@@ -58,25 +50,6 @@ class Event(Base):
     subscription_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("webhook_subscriptions.id")
     )
-
-
-class next_event_seq(FunctionElement[int]):
-    """SQL: the `seq` of an event being inserted. PostgreSQL draws it from the sequence
-    `events_seq`; SQLite lets one writer at a time in, so one more than the largest is
-    the next."""
-
-    type = BigInteger()
-    inherit_cache = True
-
-
-@compiles(next_event_seq)
-def _next_seq_sqlite(element: next_event_seq, compiler: Any, **kw: Any) -> str:
-    return "(SELECT coalesce(max(seq), 0) + 1 FROM events)"
-
-
-@compiles(next_event_seq, "postgresql")
-def _next_seq_postgresql(element: next_event_seq, compiler: Any, **kw: Any) -> str:
-    return "nextval('events_seq')"
 
 
 class EventHead(Base):

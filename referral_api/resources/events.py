@@ -7,7 +7,6 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from ..boundary import writes_on_read
 from ..db import db
 from ..schemas.events import EventFeedSchema, EventQueryArgsSchema
 from ..security import current_actor
@@ -24,7 +23,6 @@ blp = Blueprint(
 
 @blp.route("")
 class Events(MethodView):
-    @writes_on_read  # it positions the events committed since the last reader
     @authenticated(blp)
     @query_args(blp, EventQueryArgsSchema)
     @blp.response(200, EventFeedSchema)

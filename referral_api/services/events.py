@@ -9,14 +9,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, bindparam, exists, false, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, exists, false, func, insert, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..errors import Forbidden, ValidationFailed
 from ..models import Event, EventHead, Location, OverdueNotice, Referral
 from ..models.base import utcnow
-from ..models.events import next_event_seq
 from ..models.organization import capacity_of
 from . import regions
 from .actors import Actor
@@ -49,7 +48,6 @@ _INSERT = insert(_EVENTS).values(
     referral_id=bindparam("referral_id"),
     organization_id=bindparam("organization_id"),
     subscription_id=bindparam("subscription_id"),
-    seq=next_event_seq(),
 )
 
 
@@ -77,8 +75,7 @@ def emit(
     subscription_id: uuid.UUID | None = None,
     occurred_at: datetime | None = None,
 ) -> uuid.UUID:
-    """Write one event in the caller's transaction; it is positioned after it commits
-    (`position_new`)."""
+    """Write one event in the caller's transaction; it gets its position at COMMIT."""
     event_id = uuid.uuid4()
     session.connection().execute(
         _INSERT,
@@ -240,58 +237,6 @@ def location_updated(
     )
 
 
-# -- positions ---------------------------------------------------------------------------
-
-_UNPOSITIONED = select(exists().where(Event.position.is_(None)))
-_TAKE_HEAD = (
-    update(EventHead)
-    .where(EventHead.id == 1)
-    .values(last_position=EventHead.last_position)
-    .returning(EventHead.last_position)
-)
-_SET_POSITION = (
-    update(_EVENTS)
-    .where(_EVENTS.c.seq == bindparam("b_seq"))
-    .values(position=bindparam("b_position"))
-)
-
-
-def has_unpositioned(session: Session) -> bool:
-    """Whether a committed event awaits its position (a read only)."""
-    return bool(session.scalar(_UNPOSITIONED))
-
-
-def position_new(session: Session, *, batch: int = 5000) -> int:
-    """Give the committed events that have no position yet the next positions, in the
-    order they were written (`seq`); return how many. The worker's rounds and the change
-    feed call it before they read.
-
-    `event_head`'s row lock, held until this transaction ends, lets one positioner at a
-    time in, so positions follow commit order: an event is positioned only once its
-    writer has committed, after everything positioned before it. A cheap read first: an
-    outbox with nothing new takes no lock.
-    """
-    if not has_unpositioned(session):
-        return 0
-    connection = session.connection()
-    head = connection.scalar(_TAKE_HEAD)
-    if head is None:
-        raise RuntimeError("event_head is missing: no event can be positioned")
-    # After the lock: another positioner may have taken these meanwhile.
-    new = connection.scalars(
-        select(Event.seq).where(Event.position.is_(None)).order_by(Event.seq).limit(batch)
-    ).all()
-    if not new:
-        return 0
-    connection.execute(
-        _SET_POSITION, [{"b_seq": seq, "b_position": head + n} for n, seq in enumerate(new, 1)]
-    )
-    connection.execute(
-        update(EventHead).where(EventHead.id == 1).values(last_position=head + len(new))
-    )
-    return len(new)
-
-
 # -- who may see what ---------------------------------------------------------------------
 
 
@@ -379,17 +324,15 @@ def feed(
     """The events after a cursor, in commit order, that the caller may see.
 
     `next_cursor` moves past events the caller may not see too, so a reader never scans
-    them twice. It never moves past an event that has not committed: events committed
-    since the last positioning are positioned first, the scan stops at the largest
-    position it can see, and positions are handed out in commit order, so every smaller
-    one has been handed out as well.
+    them twice. It never moves past an event that has not committed: the scan stops at
+    the largest position committed when it began, and positions are handed out in commit
+    order, so every smaller one has committed as well.
     """
     if not actor.is_authenticated:
         raise Forbidden("The change feed needs a token.")
     position = parse_cursor(after)
     wanted = parse_types(types)
     limit = max(1, min(int(limit), MAX_FEED_LIMIT))
-    position_new(session)
     top = session.scalar(_MAX_POSITION) or 0
     if position > max(top, session.scalar(_HEAD) or 0):
         raise ValidationFailed(

@@ -98,15 +98,12 @@ def fan_out(session: Session, *, now: datetime | None = None, batch: int = 1000)
 
 
 def pending_work(session: Session, *, now: datetime | None = None) -> tuple[bool, bool]:
-    """Whether events await their position or a subscription has events to number, and
-    whether a delivery is due: cheap reads, so an idle worker never takes a write lock
-    (SQLite has only one)."""
+    """Whether a subscription has events to number, and whether a delivery is due: two
+    cheap reads, so an idle worker never takes a write lock (SQLite has only one)."""
     now = now or utcnow()
     top = select(func.max(Event.position)).scalar_subquery()
     live = and_(WebhookSubscription.status == "active", WebhookSubscription.deleted_at.is_(None))
-    behind = events.has_unpositioned(session) or session.scalar(
-        select(exists().where(live, WebhookSubscription.last_position < top))
-    )
+    behind = session.scalar(select(exists().where(live, WebhookSubscription.last_position < top)))
     due = session.scalar(
         select(
             exists().where(
