@@ -69,7 +69,8 @@ def _ndjson(items: Iterable[dict[str, Any]]) -> Response:
     return Response(lines, mimetype=NDJSON)
 
 
-@blp.route("/")
+# HSDS clients ask for `{base}/`; OpenAPI paths end without a slash: both are served.
+@blp.route("", strict_slashes=False)
 class HsdsRoot(MethodView):
     @blp.response(200, HsdsMetaSchema)
     def get(self) -> dict[str, Any]:
@@ -215,7 +216,7 @@ def _fixed_page(items: list[dict[str, Any]], args: dict[str, Any]) -> Page[dict[
     return Page(items[start : start + args["per_page"]], args["page"], args["per_page"], len(items))
 
 
-@blp.route("/profile/")
+@blp.route("/profile", strict_slashes=False)
 class HsdsProfile(MethodView):
     @blp.response(200, HsdsObjectSchema)
     def get(self) -> dict[str, Any]:
@@ -234,14 +235,16 @@ class HsdsProfile(MethodView):
 class HsdsProfilePatch(MethodView):
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.response(200, HsdsObjectSchema)
+    @blp.doc(operationId="get_hsds_profile_patch")
     def get(self, name: str) -> dict[str, Any]:
         """One merge patch (RFC 7386) of the profile."""
         return profile.patch(name)
 
 
-@blp.route("/schema/")
+@blp.route("/schema", strict_slashes=False)
 class HsdsSchemas(MethodView):
     @blp.response(200, HsdsObjectSchema)
+    @blp.doc(operationId="list_hsds_schemas")
     def get(self) -> dict[str, Any]:
         """The profile's compiled schemas: the official ones with the patches merged."""
         return {

@@ -15,7 +15,7 @@ from ..vocabularies import SERVICE_STATUSES
 from .common import Instant
 from .directory import LocationCreateSchema, OrganizationCreateSchema, ServiceCreateSchema
 
-HSDS_OBJECT = {"type": "object", "description": "An HSDS 3.1 object (see /api/hsds/schema/)."}
+HSDS_OBJECT = {"type": "object", "description": "An HSDS 3.1 object (see /api/hsds/schema)."}
 
 
 class HsdsItemArgsSchema(Schema):
