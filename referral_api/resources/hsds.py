@@ -32,6 +32,8 @@ blp = Blueprint(
     "confidential sites never appear.",
 )
 NDJSON = "application/x-ndjson"
+# `format=ndjson` answers a list as NDJSON: contract.py declares it beside the JSON.
+SERVED_AS_NDJSON = {"x-also-served-as": [NDJSON]}
 
 
 def _hsds_dir() -> Path:
@@ -94,6 +96,7 @@ class HsdsRoot(MethodView):
 class HsdsServices(MethodView):
     @query_args(blp, HsdsQueryArgsSchema)
     @blp.response(200, HsdsPageSchema)
+    @blp.doc(**SERVED_AS_NDJSON)
     def get(self, args: dict[str, Any]) -> Any:
         """Services, one page (`full`: nested; `minimal`: for a sync with `modified_after`)."""
         page = reads.list_services(db.session, query=_query(args))
@@ -119,6 +122,7 @@ class HsdsServicesById(MethodView):
 class HsdsOrganizations(MethodView):
     @query_args(blp, HsdsQueryArgsSchema)
     @blp.response(200, HsdsPageSchema)
+    @blp.doc(**SERVED_AS_NDJSON)
     def get(self, args: dict[str, Any]) -> Any:
         """Organizations, one page."""
         page = reads.list_organizations(db.session, query=_query(args))
@@ -144,6 +148,7 @@ class HsdsOrganizationsById(MethodView):
 class HsdsServiceAtLocations(MethodView):
     @query_args(blp, HsdsQueryArgsSchema)
     @blp.response(200, HsdsPageSchema)
+    @blp.doc(**SERVED_AS_NDJSON)
     def get(self, args: dict[str, Any]) -> Any:
         """Services at their public sites, one page (confidential sites are not listed)."""
         page = reads.list_service_at_locations(db.session, query=_query(args))
@@ -171,6 +176,7 @@ class HsdsServiceAtLocationsById(MethodView):
 class HsdsTaxonomies(MethodView):
     @query_args(blp, HsdsTaxonomyArgsSchema)
     @blp.response(200, HsdsPageSchema)
+    @blp.doc(**SERVED_AS_NDJSON)
     def get(self, args: dict[str, Any]) -> Any:
         """The taxonomies: one, the service types of the network."""
         items = reads.filter_terms(
@@ -192,6 +198,7 @@ class HsdsTaxonomiesById(MethodView):
 class HsdsTaxonomyTerms(MethodView):
     @query_args(blp, HsdsTaxonomyArgsSchema)
     @blp.response(200, HsdsPageSchema)
+    @blp.doc(**SERVED_AS_NDJSON)
     def get(self, args: dict[str, Any]) -> Any:
         """The taxonomy's terms: the four pillars and the service types under them."""
         items = reads.filter_terms(
