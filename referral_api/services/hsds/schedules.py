@@ -25,8 +25,8 @@ ALL_WEEK = ",".join(DAYS)
 # Indonesia's zones keep no daylight saving: their UTC offset (HSDS `timezone`) is fixed.
 FIXED_ZONES = (WIB, WITA, WIT)
 # Columns that make a schedule more than "these weekdays, these hours".
-_NOT_WEEKLY: tuple[str, ...] = ("byweekno", "bymonthday", "byyearday", "dtstart", "valid_from", "valid_to")
-_NOT_WEEKLY += ("until", "count")
+_NOT_WEEKLY: tuple[str, ...] = ("byweekno", "bymonthday", "byyearday", "dtstart")
+_NOT_WEEKLY += ("valid_from", "valid_to", "until", "count")
 
 
 def to_hsds(
