@@ -3,8 +3,9 @@
 The directory keeps weekly spans (`services/hours.py`: byday, opens_at, closes_at, in
 each site's own time zone) and `open_24_7`. Each span is published as one WEEKLY
 schedule (`byday` comma separated, as iCal); `open_24_7` as one schedule for every day
-from 00:00 to 24:00 (the span it stands for). The free-text `hours` stays a schedule with
-only a `description`.
+from 00:00 to 24:00 (the span it stands for). Times are HH:MM:SS, as the tabular
+package's `time` fields and the official examples have them. The free-text `hours` stays
+a schedule with only a `description`.
 
 Read back, only a plain weekly schedule (no `interval` but 1, no week, month or year
 days, no validity dates or counts) becomes a span: anything richer cannot be told from
@@ -22,6 +23,8 @@ from ..hours import DAYS, WIB, WIT, WITA
 from . import mapping
 
 ALL_WEEK = ",".join(DAYS)
+# Spans close at 24:00 at the latest; a time of day ends at 23:59:59 (published so).
+END_OF_DAY = "23:59:59"
 # Indonesia's zones keep no daylight saving: their UTC offset (HSDS `timezone`) is fixed.
 FIXED_ZONES = (WIB, WITA, WIT)
 # Columns that make a schedule more than "these weekdays, these hours".
@@ -45,7 +48,7 @@ def to_hsds(
         common["timezone"] = offset.total_seconds() / 3600
     result = []
     if open_24_7:
-        whole_week = {"byday": ALL_WEEK, "opens_at": "00:00", "closes_at": "24:00"}
+        whole_week = {"byday": ALL_WEEK, "opens_at": "00:00:00", "closes_at": END_OF_DAY}
         result.append(
             {"id": mapping.derived_id("schedule", service_id, "24/7"), **common, **whole_week}
         )
@@ -56,14 +59,20 @@ def to_hsds(
                     "id": mapping.derived_id("schedule", service_id, i),
                     **common,
                     "byday": ",".join(span["byday"]),
-                    "opens_at": span["opens_at"],
-                    "closes_at": span["closes_at"],
+                    "opens_at": to_time(span["opens_at"]),
+                    "closes_at": to_time(span["closes_at"]),
                 }
             )
     if hours:
         free_text = {"service_id": service_id, "description": hours}
         result.append({"id": mapping.derived_id("schedule", service_id), **free_text})
     return result
+
+
+def to_time(clock: str) -> str:
+    """`HH:MM` as a time of day, HH:MM:SS (the data package's `time`): `24:00`, the end
+    of a day, as its last second."""
+    return END_OF_DAY if clock == "24:00" else f"{clock}:00"
 
 
 def is_weekly_span(values: Mapping[str, Any]) -> bool:
@@ -83,6 +92,8 @@ def span_of(values: Mapping[str, Any]) -> dict[str, Any]:
 
     def clock(value: Any) -> Any:
         text = str(value).strip() if value is not None else value
+        if text == END_OF_DAY:
+            return "24:00"
         return text[:5] if isinstance(text, str) and len(text) == 8 else text
 
     byday = values.get("byday")
