@@ -15,7 +15,7 @@ a weekly span, so its description joins the free text and `open_now` does not gu
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -44,8 +44,8 @@ def to_hsds(
     common: dict[str, Any] = {"service_id": service_id, "freq": "WEEKLY", "wkst": "MO"}
     zone = next(iter(zones)) if len(zones) == 1 else None
     if zone in FIXED_ZONES:
-        offset = ZoneInfo(str(zone)).utcoffset(None) or timedelta(0)
-        common["timezone"] = offset.total_seconds() / 3600
+        offset = datetime.now(ZoneInfo(str(zone))).utcoffset() or timedelta(0)
+        common["timezone"] = int(offset.total_seconds()) // 3600  # whole hours
     result = []
     if open_24_7:
         whole_week = {"byday": ALL_WEEK, "opens_at": "00:00:00", "closes_at": END_OF_DAY}
