@@ -314,7 +314,10 @@ class Loader:
     def service_schedules(self, entity: Entity, rows: list[Row]) -> None:
         """Plain weekly schedules become spans (one for every day 00:00-24:00: open 24/7);
         the descriptions of the others are the free-text hours."""
-        spans = [r for r in rows if schedules.is_weekly_span(r.values)]
+        spans = sorted(
+            (r for r in rows if schedules.is_weekly_span(r.values)),
+            key=lambda r: schedules.week_order(schedules.span_of(r.values)),
+        )
         for i, row in enumerate(spans):
             entity.origins[f"schedule.{i}"] = (row, "byday, opens_at, closes_at")
             for column in ("byday", "opens_at", "closes_at"):
@@ -506,7 +509,9 @@ class Loader:
             "status": view.status,
             "fees": view.fees,
             "hours": view.hours,
-            "schedule": None if view.open_24_7 else view.schedule,
+            "schedule": None
+            if view.open_24_7 or view.schedule is None
+            else sorted(view.schedule, key=schedules.week_order),
             "open_24_7": view.open_24_7,
             "eligibility": {k: view.eligibility[k] for k in ("age_min", "age_max", "notes")},
             "languages": view.languages,

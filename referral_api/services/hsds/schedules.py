@@ -105,6 +105,13 @@ def span_of(values: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def week_order(span: Mapping[str, Any]) -> tuple[int, str, str]:
+    """Spans sort by their first day and opening time: a package lists its rows by id, and
+    their order means nothing (a service is open if any span is)."""
+    days = [DAYS.index(d) for d in span["byday"] if d in DAYS]
+    return (min(days, default=len(DAYS)), str(span["opens_at"]), str(span["closes_at"]))
+
+
 def is_24_7(span: Mapping[str, Any]) -> bool:
     return (
         sorted(span["byday"], key=str) == sorted(DAYS)
