@@ -15,6 +15,17 @@ SHELTER_LOCATION = "0d3c9a52-7f0e-4c1b-9a47-5d2b6e8f1a04"
 SHELTER_SERVICE = "0d3c9a52-7f0e-4c1b-9a47-5d2b6e8f1a05"
 CASE = "0d3c9a52-7f0e-4c1b-9a47-5d2b6e8f1a06"  # a case the shelter serves (accepted)
 ACCEPTED_REFERRAL = "0d3c9a52-7f0e-4c1b-9a47-5d2b6e8f1a07"  # the referral that brought it
+# Two more shelters' services (of two more organizations), asked with SHELTER_SERVICE in an offer.
+SECOND_SHELTER_SERVICE = "0d3c9a52-7f0e-4c1b-9a47-5d2b6e8f1a08"
+THIRD_SHELTER_SERVICE = "0d3c9a52-7f0e-4c1b-9a47-5d2b6e8f1a09"
+# A signed checkpoint of the audit chain as GET /audit/checkpoint serves it (this one is
+# signed by a throwaway key: it stands for one of your own).
+CHECKPOINT = (
+    "referral-api/audit\n42\nnzqfOp86nzqfOp86nzqfOp86nzqfOp86nzqfOp86nzo=\n"
+    "time 2026-11-29T06:00:00Z\n\n"
+    "\u2014 referral-api/audit llFIqzg+hPxyKayDse8/b9qswOavVIB/Hjc0aZo+tgO2xtmCmc7R8AZ8zM4iD6"
+    "7Kb04blELb+ARFzvoPsNVa4+KAfQg=\n"
+)
 PLACEHOLDERS = (
     SENDER_ORGANIZATION,
     SHELTER_ORGANIZATION,
@@ -23,6 +34,9 @@ PLACEHOLDERS = (
     SHELTER_SERVICE,
     CASE,
     ACCEPTED_REFERRAL,
+    SECOND_SHELTER_SERVICE,
+    THIRD_SHELTER_SERVICE,
+    CHECKPOINT,
 )
 
 GUARDIAN_CONSENT = {
@@ -77,7 +91,44 @@ _TRANSFER = {
 }
 
 
-def _one(summary: str, value: dict[str, Any]) -> dict[str, dict[str, Any]]:
+# The same girl offered to three shelters at once: the first to accept takes her; until
+# then each sees a de-identified summary.
+_OFFER = {
+    **{k: v for k, v in _MINOR.items() if k not in ("to_organization_id", "to_service_id")},
+    "to_service_ids": [SHELTER_SERVICE, SECOND_SHELTER_SERVICE, THIRD_SHELTER_SERVICE],
+    "expires_in_minutes": 120,
+}
+
+# An organization's own service as HSDS 3.1 JSON (fully nested), its service type named by
+# the profile's taxonomy term (`GET /api/hsds/taxonomy_terms`).
+TEMPORARY_SHELTER_TERM = "0c1ea9bf-e3da-58c0-95d8-3a7b647e2a9d"
+_HSDS_SERVICE = {
+    "id": SHELTER_SERVICE,
+    "organization_id": SHELTER_ORGANIZATION,
+    "name": "Penampungan sementara perempuan dan anak",
+    "description": "Rumah aman 24 jam bagi perempuan dan anak korban TPPO.",
+    "status": "active",
+    "fees_description": "free",
+    "attributes": [
+        {
+            "id": "0d3c9a52-7f0e-4c1b-9a47-5d2b6e8f1a11",
+            "link_entity": "service",
+            "link_type": "service",
+            "taxonomy_term_id": TEMPORARY_SHELTER_TERM,
+        }
+    ],
+    "service_areas": [
+        {
+            "id": "0d3c9a52-7f0e-4c1b-9a47-5d2b6e8f1a12",
+            "extent_type": "text",
+            "name": "Nusa Tenggara Timur",
+            "region_code": "53",
+        }
+    ],
+}
+
+
+def _one(summary: str, value: Any) -> dict[str, dict[str, Any]]:
     return {"example": {"summary": summary, "value": value}}
 
 
@@ -196,6 +247,18 @@ REQUEST_EXAMPLES: dict[str, dict[str, dict[str, Any]]] = {
             "event_types": ["referral.created", "referral.status_changed"],
             "description": "Sistem kasus mitra",
         },
+    ),
+    "create_referral_offer": _one(
+        "A 16-year-old girl offered to three shelters tonight; the first to accept takes her",
+        _OFFER,
+    ),
+    "import_hsds_package": _one(
+        "An organization's admin updates its own service from HSDS 3.1 JSON",
+        [_HSDS_SERVICE],
+    ),
+    "verify_audit_checkpoint": _one(
+        "Whether the chain still holds a checkpoint kept away from the database",
+        {"checkpoint": CHECKPOINT},
     ),
     "redeliver_webhook": _one("Send events 10 to 20 again", {"from_number": 10, "to_number": 20}),
 }

@@ -14,6 +14,7 @@ from referral_api import examples
 from referral_api.contract import operations
 from referral_api.models import WebhookSubscription
 from referral_api.openapi import render_openapi_yaml
+from referral_api.services import checkpoints
 from tests.referral_helpers import move, referral_body, send
 
 
@@ -51,6 +52,9 @@ SENDERS = {
     "update_service": "shelter_admin",
     "create_webhook": "shelter_admin",
     "redeliver_webhook": "shelter_admin",
+    "create_referral_offer": "sender",
+    "import_hsds_package": "shelter_admin",
+    "verify_audit_checkpoint": "admin",
 }
 
 
@@ -60,6 +64,15 @@ def network(app, client, session, make_organization, make_caller, directory_entr
     sender = make_organization(name="Dinas Sosial Kota Kupang", type="local_government")
     shelter = directory_entry(org_type="shelter", beds_total=12, beds_available=4)
     clinic = make_organization(name="RSUD Kupang", type="health_service")
+    # Two more shelters an offer asks with the first.
+    second, third = (
+        directory_entry(
+            org_type="shelter",
+            latitude=-10.16 - i / 100,
+            capacity={"beds_total": 6, "beds_available": 2},
+        )
+        for i in (1, 2)
+    )
     callers = {
         "sender": make_caller("caseworker", organization=sender),
         "sender_admin": make_caller("org_admin", organization=sender),
@@ -80,11 +93,19 @@ def network(app, client, session, make_organization, make_caller, directory_entr
         examples.SHELTER_SERVICE: shelter["service"].id,
         examples.CASE: served.json["case_id"],
         examples.ACCEPTED_REFERRAL: served.json["id"],
+        examples.SECOND_SHELTER_SERVICE: second["service"].id,
+        examples.THIRD_SHELTER_SERVICE: third["service"].id,
     }
     # The example webhook host is a partner's: it does not resolve here, so the app allows
     # any address, as `referral-api demo` does (the address rules: test_webhooks_api.py).
+    # The example checkpoint stands for one this app signed (with a key of its own).
     config = app.config["REFERRAL_API"]
-    app.config["REFERRAL_API"] = dataclasses.replace(config, webhook_allow_private=True)
+    app.config["REFERRAL_API"] = dataclasses.replace(
+        config, webhook_allow_private=True, audit_signing_key=checkpoints.new_signing_key()
+    )
+    checkpoint = client.get("/api/v1/audit/checkpoint", headers=callers["admin"].headers)
+    assert checkpoint.status_code == 200, checkpoint.json
+    ids[examples.CHECKPOINT] = checkpoint.get_data(as_text=True)
     return {"ids": {k: str(v) for k, v in ids.items()}, "callers": callers, "shelter": shelter}
 
 
@@ -126,7 +147,8 @@ def test_every_request_example_gets_its_documented_success(
     example = operation["requestBody"]["content"]["application/json"]["examples"][name]
     body_text = json.dumps(example["value"])
     for placeholder, real in network["ids"].items():
-        body_text = body_text.replace(placeholder, real)
+        # as JSON string contents: a checkpoint has line breaks
+        body_text = body_text.replace(json.dumps(placeholder)[1:-1], json.dumps(real)[1:-1])
     url, headers = _path_for(operation_id, path, network, client, session)
     caller = network["callers"][SENDERS[operation_id]]
     response = client.open(

@@ -27,9 +27,13 @@ def get(client: Any, path: str, status: int = 200, **params: Any) -> Any:
 def test_root_declares_version_profile_and_api(client) -> None:
     root = get(client, "/")
     assert root["version"] == "3.1"
-    assert root["profile"].endswith("/api/hsds/profile/")
+    assert root["profile"].endswith("/api/hsds/profile")
     assert root["openapi_url"].endswith("/openapi.json")
+    # HSDS clients ask for `{base}/`; the OpenAPI document names the paths without a slash
+    assert get(client, "") == root
+    assert get(client, "/schema") == get(client, "/schema/")
     profile = get(client, "/profile/")
+    assert get(client, "/profile") == profile
     assert set(profile["patches"]) >= {"service", "organization", "taxonomy_term"}
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator, FormatChecker
 from sqlalchemy import select
 
 from referral_api.config import DEFAULT_HSDS_DIR
@@ -20,7 +21,7 @@ from referral_api.models import Location, Organization, Service
 from referral_api.schemas.hsds import check_import
 from referral_api.services import directory
 from referral_api.services.actors import Actor
-from referral_api.services.hsds import export, loading, mapping, package
+from referral_api.services.hsds import export, loading, mapping, package, profile
 
 from .test_hsds import requires_hsds
 
@@ -241,7 +242,9 @@ def test_imports_over_the_api(client, session, exported, make_caller) -> None:
     assert dry.status_code == 200, dry.get_json()
     assert dry.get_json()["created"]["service"] == 8 and dry.get_json()["dry_run"] is True
     assert session.get(Service, uuid.UUID(entries[0]["service"])) is None
-    done = client.post("/api/v1/imports?source=ministry", data=body.getvalue(), headers=zip_headers)
+    # as the document declares it (and a generated client sends it): raw bytes
+    octets = {**admin.headers, "Content-Type": "application/octet-stream"}
+    done = client.post("/api/v1/imports?source=ministry", data=body.getvalue(), headers=octets)
     assert done.status_code == 200 and done.get_json()["changed"] is True
     assert session.get(Service, uuid.UUID(entries[0]["service"])).source == "ministry"
     # an org_admin changes only its own organization's records
@@ -268,3 +271,66 @@ def test_imports_over_the_api(client, session, exported, make_caller) -> None:
     assert forbidden.status_code == 403
     garbage = client.post("/api/v1/imports", data=b"{", headers=json_headers)
     assert garbage.status_code == 422
+
+
+WEEKDAYS = {"byday": ["MO", "TU", "WE", "TH", "FR"], "opens_at": "08:00", "closes_at": "16:00"}
+SATURDAY_NIGHT = {"byday": ["SA"], "opens_at": "20:00", "closes_at": "24:00"}
+
+
+def test_opening_hours_are_weekly_schedules_that_conform_and_import_back(
+    client, session, directory_entry, tmp_path
+) -> None:
+    savepoint = session.begin_nested()
+    # Kupang (53.71) keeps WITA, UTC+8
+    weekly = directory_entry(schedule=[WEEKDAYS, SATURDAY_NIGHT], hours="Senin-Jumat 08-16")
+    always = directory_entry(open_24_7=True)
+    published = client.get(f"/api/hsds/services/{weekly['service'].id}").json
+    spans = [
+        (s.get("freq"), s.get("byday"), s.get("opens_at"), s.get("closes_at"), s.get("timezone"))
+        for s in published["schedules"]
+    ]
+    assert spans == [
+        ("WEEKLY", "MO,TU,WE,TH,FR", "08:00:00", "16:00:00", 8),
+        ("WEEKLY", "SA", "20:00:00", "23:59:59", 8),
+        (None, None, None, None, None),
+    ]
+    assert published["schedules"][2]["description"] == "Senin-Jumat 08-16"
+    day_and_night = client.get(f"/api/hsds/services/{always['service'].id}").json["schedules"]
+    assert [(s["byday"], s["opens_at"], s["closes_at"]) for s in day_and_night] == [
+        ("MO,TU,WE,TH,FR,SA,SU", "00:00:00", "23:59:59")
+    ]
+    checker = FormatChecker()
+    official, ours = (f(DEFAULT_HSDS_DIR, "service") for f in (profile.official, profile.compiled))
+    for schema in (official, ours):
+        validator = Draft202012Validator(schema, format_checker=checker)
+        for body in (published, client.get(f"/api/hsds/services/{always['service'].id}").json):
+            assert list(validator.iter_errors(body)) == []
+
+    export.export(session, path=tmp_path / "package", hsds_dir=DEFAULT_HSDS_DIR)
+    schedules_csv = read_table(tmp_path / "package", "schedules.csv")
+    assert {row["byday"] for row in schedules_csv} >= {"MO,TU,WE,TH,FR", "SA"}
+    savepoint.rollback()
+    session.expire_all()
+    import_(session, tmp_path / "package")
+    back = session.get(Service, weekly["service"].id)
+    assert back.schedule == [WEEKDAYS, SATURDAY_NIGHT] and not back.open_24_7
+    assert back.hours == "Senin-Jumat 08-16"
+    assert session.get(Service, always["service"].id).open_24_7
+    assert not import_(session, tmp_path / "package").changed
+
+    # A schedule richer than weekly hours is kept as text only; a bad day is named.
+    rows = read_table(tmp_path / "package", "schedules.csv")
+    mine = {row["byday"]: row for row in rows_of(rows, "service_id", str(weekly["service"].id))}
+    mine["MO,TU,WE,TH,FR"].update(freq="MONTHLY", byday="1MO", description="Senin pertama")
+    mine["SA"]["byday"] = "SA,XX"
+    write_table(tmp_path / "package", "schedules.csv", rows)
+    with pytest.raises(loading.ImportRefused) as refused:
+        import_(session, tmp_path / "package")
+    assert [(p.file, p.field) for p in refused.value.problems] == [("schedules.csv", "byday")]
+    mine["SA"]["byday"] = "SA"
+    write_table(tmp_path / "package", "schedules.csv", rows)
+    import_(session, tmp_path / "package")
+    session.expire_all()
+    back = session.get(Service, weekly["service"].id)
+    assert back.schedule == [SATURDAY_NIGHT]
+    assert set(back.hours.split("; ")) == {"Senin pertama", "Senin-Jumat 08-16"}

@@ -51,6 +51,7 @@ class AuditVerify(MethodView):
     @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
     @blp.alt_response(501, response="NOT_IMPLEMENTED")
     @blp.response(200, AuditVerdictSchema)
+    @blp.doc(operationId="verify_audit_checkpoint")
     def post(self, body: dict[str, str]) -> audit.Verdict:
         """Whether the chain still holds a checkpoint taken earlier (admin, coordinator):
         `ok` false naming the reason when its signature fails, the chain is shorter than

@@ -32,6 +32,8 @@ blp = Blueprint(
     "confidential sites never appear.",
 )
 NDJSON = "application/x-ndjson"
+# `format=ndjson` answers a list as NDJSON: contract.py declares it beside the JSON.
+SERVED_AS_NDJSON = {"x-also-served-as": [NDJSON]}
 
 
 def _hsds_dir() -> Path:
@@ -69,7 +71,8 @@ def _ndjson(items: Iterable[dict[str, Any]]) -> Response:
     return Response(lines, mimetype=NDJSON)
 
 
-@blp.route("/")
+# HSDS clients ask for `{base}/`; OpenAPI paths end without a slash: both are served.
+@blp.route("", strict_slashes=False)
 class HsdsRoot(MethodView):
     @blp.response(200, HsdsMetaSchema)
     def get(self) -> dict[str, Any]:
@@ -93,6 +96,7 @@ class HsdsRoot(MethodView):
 class HsdsServices(MethodView):
     @query_args(blp, HsdsQueryArgsSchema)
     @blp.response(200, HsdsPageSchema)
+    @blp.doc(**SERVED_AS_NDJSON)
     def get(self, args: dict[str, Any]) -> Any:
         """Services, one page (`full`: nested; `minimal`: for a sync with `modified_after`)."""
         page = reads.list_services(db.session, query=_query(args))
@@ -118,6 +122,7 @@ class HsdsServicesById(MethodView):
 class HsdsOrganizations(MethodView):
     @query_args(blp, HsdsQueryArgsSchema)
     @blp.response(200, HsdsPageSchema)
+    @blp.doc(**SERVED_AS_NDJSON)
     def get(self, args: dict[str, Any]) -> Any:
         """Organizations, one page."""
         page = reads.list_organizations(db.session, query=_query(args))
@@ -143,6 +148,7 @@ class HsdsOrganizationsById(MethodView):
 class HsdsServiceAtLocations(MethodView):
     @query_args(blp, HsdsQueryArgsSchema)
     @blp.response(200, HsdsPageSchema)
+    @blp.doc(**SERVED_AS_NDJSON)
     def get(self, args: dict[str, Any]) -> Any:
         """Services at their public sites, one page (confidential sites are not listed)."""
         page = reads.list_service_at_locations(db.session, query=_query(args))
@@ -170,6 +176,7 @@ class HsdsServiceAtLocationsById(MethodView):
 class HsdsTaxonomies(MethodView):
     @query_args(blp, HsdsTaxonomyArgsSchema)
     @blp.response(200, HsdsPageSchema)
+    @blp.doc(**SERVED_AS_NDJSON)
     def get(self, args: dict[str, Any]) -> Any:
         """The taxonomies: one, the service types of the network."""
         items = reads.filter_terms(
@@ -191,6 +198,7 @@ class HsdsTaxonomiesById(MethodView):
 class HsdsTaxonomyTerms(MethodView):
     @query_args(blp, HsdsTaxonomyArgsSchema)
     @blp.response(200, HsdsPageSchema)
+    @blp.doc(**SERVED_AS_NDJSON)
     def get(self, args: dict[str, Any]) -> Any:
         """The taxonomy's terms: the four pillars and the service types under them."""
         items = reads.filter_terms(
@@ -215,7 +223,7 @@ def _fixed_page(items: list[dict[str, Any]], args: dict[str, Any]) -> Page[dict[
     return Page(items[start : start + args["per_page"]], args["page"], args["per_page"], len(items))
 
 
-@blp.route("/profile/")
+@blp.route("/profile", strict_slashes=False)
 class HsdsProfile(MethodView):
     @blp.response(200, HsdsObjectSchema)
     def get(self) -> dict[str, Any]:
@@ -234,14 +242,16 @@ class HsdsProfile(MethodView):
 class HsdsProfilePatch(MethodView):
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.response(200, HsdsObjectSchema)
+    @blp.doc(operationId="get_hsds_profile_patch")
     def get(self, name: str) -> dict[str, Any]:
         """One merge patch (RFC 7386) of the profile."""
         return profile.patch(name)
 
 
-@blp.route("/schema/")
+@blp.route("/schema", strict_slashes=False)
 class HsdsSchemas(MethodView):
     @blp.response(200, HsdsObjectSchema)
+    @blp.doc(operationId="list_hsds_schemas")
     def get(self) -> dict[str, Any]:
         """The profile's compiled schemas: the official ones with the patches merged."""
         return {

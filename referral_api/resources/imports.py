@@ -24,13 +24,25 @@ blp = Blueprint(
     url_prefix="/api/v1/imports",
     description="Load HSDS 3.1 packages into the directory (all or nothing).",
 )
+# application/zip is served too (ZIP_TYPES), but declared as application/octet-stream: the
+# media type OpenAPI tools, openapi-python-client among them, understand as raw bytes.
+ZIP_TYPES = ("application/zip", "application/octet-stream")
+HSDS_DOCUMENT = {"type": "object", "additionalProperties": True}
 BODY = {
     "required": True,
-    "description": "An HSDS tabular data package as a .zip of CSV files, or the JSON "
-    "forms: a list (or a Page) of fully nested services or organizations.",
+    "description": "An HSDS tabular data package as a .zip of CSV files (sent as "
+    "application/octet-stream or application/zip), or the JSON forms: a list (or a Page, "
+    "or one) of fully nested HSDS services or organizations.",
     "content": {
-        "application/zip": {"schema": {"type": "string", "format": "binary"}},
-        "application/json": {"schema": {"type": ["array", "object"]}},
+        "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+        "application/json": {
+            "schema": {
+                "oneOf": [
+                    {"type": "array", "items": HSDS_DOCUMENT},
+                    HSDS_DOCUMENT,
+                ]
+            }
+        },
     },
 }
 
@@ -39,7 +51,7 @@ BODY = {
 class Imports(MethodView):
     @authenticated(blp, Role.ORG_ADMIN, Role.ADMIN)
     @query_args(blp, ImportArgsSchema)
-    @blp.doc(requestBody=BODY)
+    @blp.doc(requestBody=BODY, operationId="import_hsds_package")
     @blp.response(200, ImportReportSchema)
     def post(self, args: dict[str, Any]) -> dict[str, Any]:
         """Import an HSDS package: every problem named by file, row and field (422), or
@@ -61,7 +73,7 @@ class Imports(MethodView):
 
 def _read_body() -> package.Package:
     data = request.get_data()
-    if request.mimetype == "application/zip":
+    if request.mimetype in ZIP_TYPES:
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
                 names = [n for n in archive.namelist() if n.split("/")[-1] in package.FILES]
@@ -71,5 +83,8 @@ def _read_body() -> package.Package:
     if request.mimetype == "application/json":
         return package.from_json("body.json", data.decode("utf-8", errors="replace"))
     raise ValidationFailed(
-        {"Content-Type": "Send application/zip (a tabular package) or application/json."}
+        {
+            "Content-Type": "Send a tabular package's .zip as application/octet-stream or "
+            "application/zip, or the JSON forms as application/json."
+        }
     )

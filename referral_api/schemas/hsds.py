@@ -15,7 +15,7 @@ from ..vocabularies import SERVICE_STATUSES
 from .common import Instant
 from .directory import LocationCreateSchema, OrganizationCreateSchema, ServiceCreateSchema
 
-HSDS_OBJECT = {"type": "object", "description": "An HSDS 3.1 object (see /api/hsds/schema/)."}
+HSDS_OBJECT = {"type": "object", "description": "An HSDS 3.1 object (see /api/hsds/schema)."}
 
 
 class HsdsItemArgsSchema(Schema):
@@ -25,8 +25,13 @@ class HsdsItemArgsSchema(Schema):
 class HsdsTaxonomyArgsSchema(Schema):
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PER_PAGE))
-    search = fields.String(validate=validate.Length(min=1, max=200))
-    taxonomy_id = fields.UUID()
+    search = fields.String(
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "Words to look for in names and services' descriptions."},
+    )
+    taxonomy_id = fields.UUID(
+        metadata={"description": "Only what is classified by a term of this taxonomy."}
+    )
     format = fields.String(
         load_default="json",
         validate=validate.OneOf(("json", "ndjson")),

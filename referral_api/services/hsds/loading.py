@@ -27,7 +27,7 @@ from ...models import Location, Organization, Service
 from ...vocabularies import SERVICE_TYPES
 from .. import directory, regions
 from ..actors import Actor
-from . import mapping
+from . import mapping, schedules
 from .package import Package, Row
 
 # (kind, data) -> the request schema's errors (marshmallow's nested messages), {} if none.
@@ -311,6 +311,27 @@ class Loader:
                 terms[str(term_id)] = str(row.values["code"])
         return terms
 
+    def service_schedules(self, entity: Entity, rows: list[Row]) -> None:
+        """Plain weekly schedules become spans (one for every day 00:00-24:00: open 24/7);
+        the descriptions of the others are the free-text hours."""
+        spans = sorted(
+            (r for r in rows if schedules.is_weekly_span(r.values)),
+            key=lambda r: schedules.week_order(schedules.span_of(r.values)),
+        )
+        for i, row in enumerate(spans):
+            entity.origins[f"schedule.{i}"] = (row, "byday, opens_at, closes_at")
+            for column in ("byday", "opens_at", "closes_at"):
+                entity.origins[f"schedule.{i}.{column}"] = (row, column)
+        data = entity.data
+        data["hours"] = (
+            "; ".join(str(r.values["description"]) for r in rows if r.values.get("description"))
+            or None
+        )
+        data["schedule"] = [schedules.span_of(r.values) for r in spans] or None
+        data["open_24_7"] = any(schedules.is_24_7(span) for span in data["schedule"] or [])
+        if data["open_24_7"]:
+            data["schedule"] = None
+
     def service_links(
         self,
         entity: Entity,
@@ -336,8 +357,7 @@ class Loader:
                 "taxonomy_term_id",
             )
             data["service_types"].append(code)
-        schedules = [s.values.get("description") for s in by["schedule"].get(sid, [])]
-        data["hours"] = "; ".join(s for s in schedules if s) or None
+        self.service_schedules(entity, by["schedule"].get(sid, []))
         for i, pair in enumerate(by["service_at_location"].get(sid, [])):
             site = self.uuid_of(pair, "location_id")
             if site is not None and site not in sites:
@@ -489,6 +509,10 @@ class Loader:
             "status": view.status,
             "fees": view.fees,
             "hours": view.hours,
+            "schedule": None
+            if view.open_24_7 or view.schedule is None
+            else sorted(view.schedule, key=schedules.week_order),
+            "open_24_7": view.open_24_7,
             "eligibility": {k: view.eligibility[k] for k in ("age_min", "age_max", "notes")},
             "languages": view.languages,
             "capacity": _beds(view.capacity),

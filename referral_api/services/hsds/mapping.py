@@ -22,8 +22,9 @@ import pycountry
 
 from ...models import Organization, Region
 from ...vocabularies import NATIONAL, PILLARS, SERVICE_TYPES, Term
-from .. import regions
+from .. import hours, regions
 from ..directory import LocationView, ServiceView
+from . import schedules
 
 # Fixed forever: changing it changes every derived id of every published feed.
 NAMESPACE = uuid.UUID("6f0b7c2e-3f1d-5d4a-9c61-2a7e1b0c9d85")
@@ -359,10 +360,15 @@ def service_full(record: ServiceRecord, names: Mapping[str, Region]) -> dict[str
     data["service_areas"] = service_areas(record, names)
     data["capacities"] = _capacities(record)
     data["attributes"] = _attributes(record)
-    if record.view.hours:
-        data["schedules"] = [
-            {"id": derived_id("schedule", sid), "service_id": sid, "description": record.view.hours}
-        ]
+    published = schedules.to_hsds(
+        sid,
+        schedule=record.view.schedule,
+        open_24_7=record.view.open_24_7,
+        hours=record.view.hours,
+        zones={hours.zone_name(site.region_code, site.country) for site in record.locations},
+    )
+    if published:
+        data["schedules"] = published
     data["service_at_locations"] = [
         service_at_location(record, site, names, full=True) for site in record.locations
     ]
