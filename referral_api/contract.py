@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from http import HTTPStatus
 from typing import Any
 
-from .examples import REQUEST_EXAMPLES
+from .examples import REQUEST_EXAMPLES, RESPONSE_EXAMPLES
 from .problems import PROBLEM_JSON
 
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -110,6 +110,7 @@ def finish(spec: dict[str, Any]) -> dict[str, Any]:
         _declare_headers(spec, operation)
         _also_served_as(operation)
         _request_examples(operation)
+        _response_examples(operation)
         operation.setdefault("security", [{}, {"bearerAuth": []}])
     for item in spec["paths"].values():
         for parameter in item.get("parameters", []):
@@ -286,6 +287,14 @@ def _request_examples(operation: dict[str, Any]) -> None:
     examples = REQUEST_EXAMPLES.get(operation["operationId"])
     if examples and "requestBody" in operation:
         operation["requestBody"]["content"]["application/json"]["examples"] = examples
+
+
+def _response_examples(operation: dict[str, Any]) -> None:
+    for status, value in RESPONSE_EXAMPLES.get(operation["operationId"], {}).items():
+        content = operation["responses"][status]["content"]["application/json"]
+        content["examples"] = {
+            "example": {"summary": "The answer to the request example", "value": value}
+        }
 
 
 def _is_page(spec: dict[str, Any], response: dict[str, Any]) -> bool:

@@ -5,6 +5,8 @@ test stands real ones in for them)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 # The entries the examples name.
@@ -262,3 +264,11 @@ REQUEST_EXAMPLES: dict[str, dict[str, dict[str, Any]]] = {
     ),
     "redeliver_webhook": _one("Send events 10 to 20 again", {"from_number": 10, "to_number": 20}),
 }
+
+
+# operationId -> status -> the answer to that operation's first request example, as the
+# live app gave it (ids of the entries above as their placeholders). tests/test_examples.py
+# checks each against the documented schema and against the live answer's fields.
+RESPONSE_EXAMPLES: dict[str, dict[str, Any]] = json.loads(
+    (Path(__file__).with_name("response_examples.json")).read_text(encoding="utf-8")
+)

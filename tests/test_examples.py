@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 import yaml
+from jsonschema import Draft202012Validator
 
 from referral_api import examples
 from referral_api.contract import operations
@@ -159,3 +160,24 @@ def test_every_request_example_gets_its_documented_success(
     )
     documented = [s for s in operation["responses"] if s.startswith("2")]
     assert documented == [str(response.status_code)], (operation_id, name, response.json)
+    media = operation["responses"][documented[0]].get("content", {}).get("application/json")
+    if media is None:
+        return
+    # The answer is what the document says, and so is its documented example, field for field.
+    schema = Draft202012Validator({**media["schema"], "components": spec["components"]})
+    assert not list(schema.iter_errors(response.json)), list(schema.iter_errors(response.json))
+    answered = media.get("examples", {}).get("example")
+    if answered is not None and name == next(
+        iter(operation["requestBody"]["content"]["application/json"]["examples"])
+    ):  # the response example answers the first one
+        assert not list(schema.iter_errors(answered["value"]))
+        assert _fields(answered["value"]) == _fields(response.json), operation_id
+
+
+def _fields(value: object) -> object:
+    """The shape of a JSON value: its keys, recursively (the first item of a list)."""
+    if isinstance(value, dict):
+        return {key: _fields(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_fields(value[0])] if value else []
+    return None
