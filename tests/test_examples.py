@@ -181,3 +181,44 @@ def _fields(value: object) -> object:
     if isinstance(value, list):
         return [_fields(value[0])] if value else []
     return None
+
+
+# The main reads whose answers carry an example: who asks, and what.
+READS = {
+    "get_referral": ("sender", "/api/v1/referrals/{referral}", {}),
+    "get_case": ("sender", "/api/v1/cases/{case}", {}),
+    "get_case_chain": ("sender", "/api/v1/cases/{case}/chain", {}),
+    "list_nearest_services": (
+        "sender",
+        "/api/v1/services/nearest",
+        {"service_type": "temporary_shelter", "near": "Kota Kupang", "limit": "2"},
+    ),
+}
+
+
+def _read(client, network, operation_id):
+    role, path, query = READS[operation_id]
+    url = path.format(
+        referral=network["ids"][examples.ACCEPTED_REFERRAL], case=network["ids"][examples.CASE]
+    )
+    response = client.get(url, query_string=query, headers=network["callers"][role].headers)
+    assert response.status_code == 200, (operation_id, response.json)
+    text = response.get_data(as_text=True)
+    for placeholder, real in network["ids"].items():
+        text = text.replace(real, placeholder)
+    return json.loads(text)
+
+
+@pytest.mark.parametrize("operation_id", sorted(READS))
+def test_the_main_reads_answer_as_their_documented_examples(
+    app, client, network, operation_id
+) -> None:
+    spec = yaml.safe_load(render_openapi_yaml(app))
+    (operation,) = (o for _, _, o in operations(spec) if o["operationId"] == operation_id)
+    media = operation["responses"]["200"]["content"]["application/json"]
+    answer = _read(client, network, operation_id)
+    schema = Draft202012Validator({**media["schema"], "components": spec["components"]})
+    assert not list(schema.iter_errors(answer)), list(schema.iter_errors(answer))
+    example = media["examples"]["example"]["value"]
+    assert not list(schema.iter_errors(example)), list(schema.iter_errors(example))
+    assert _fields(example) == _fields(answer)
