@@ -151,8 +151,17 @@ def test_first_acceptance_wins_and_only_the_winner_reads_the_profile(
     losers = zip(receivers[:2] + receivers[3:], referrals[:2] + referrals[3:], strict=True)
     for loser, referral in losers:
         assert client.get(f"/api/v1/cases/{case_id}", headers=loser.headers).status_code == 403
+        # The summary was for deciding: once the offer is filled elsewhere, it is gone too.
+        summary = client.get(
+            f"/api/v1/referrals/{referral['id']}/client-summary", headers=loser.headers
+        )
+        assert summary.status_code == 403, summary.json
         late = accept(client, loser, referral)
         assert late.status_code == 409, late.json
+    kept = client.get(
+        f"/api/v1/referrals/{referrals[2]['id']}/client-summary", headers=receivers[2].headers
+    )
+    assert kept.status_code == 200
     offer_row = session.get(ReferralOffer, uuid.UUID(offer["offer_id"]))
     assert offer_row.status == "filled"
     assert str(offer_row.winner_referral_id) == referrals[2]["id"]

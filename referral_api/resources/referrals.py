@@ -11,6 +11,7 @@ from flask import Response, json, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from ..boundary import writes_on_read
 from ..db import db
 from ..errors import PreconditionFailed, PreconditionRequired
 from ..schemas.referral import (
@@ -169,6 +170,7 @@ class ReferralTransitions(MethodView):
 
 @blp.route("/<uuid:referral_id>/client-summary")
 class ReferralClientSummary(MethodView):
+    @writes_on_read  # an audited read
     @authenticated(blp)
     @blp.alt_response(403, response="FORBIDDEN")
     @blp.alt_response(404, response="NOT_FOUND")

@@ -16,6 +16,7 @@ from ...models.base import utcnow
 from .. import audit, crypto
 from ..actors import Actor
 from .deadlines import Settings
+from .rules import TERMINAL
 from .visibility import get_referral, is_coordinator, may_read_profile, readable_case
 
 
@@ -152,13 +153,27 @@ def age_band(client: dict[str, Any], today: date) -> str:
 def client_summary(
     session: Session, *, actor: Actor, settings: Settings, referral_id: uuid.UUID
 ) -> ClientSummary:
-    """The de-identified summary of a referral's client, for its sender and receiver."""
+    """The de-identified summary of a referral's client: for whoever may read the profile
+    now, and for the referral's receiver while the referral is open and its consent holds
+    (a shelter offer's receivers, before they accept). Not once the referral has ended:
+    an offer's other receivers lose it when the offer is filled or expires."""
     referral = get_referral(session, actor=actor, referral_id=referral_id)
-    parties = (referral.from_organization_id, referral.to_organization_id)
-    if not actor.is_admin and actor.organization_id not in parties:
-        raise Forbidden("Only the referral's sender and receiver read its client summary.")
     case = session.get(Case, referral.case_id)
     assert case is not None
+    now = utcnow()
+    deciding = (
+        actor.organization_id == referral.to_organization_id
+        and not is_coordinator(actor)
+        and referral.status not in TERMINAL
+        and (referral.consent_expires_at is None or referral.consent_expires_at > now)
+    )
+    if not deciding and not may_read_profile(
+        session, actor=actor, case=case, now=now, closed_access_days=settings.closed_access_days
+    ):
+        raise Forbidden(
+            "Only the referral's receiver while the referral is open, and whoever may read "
+            "the client's profile, read its client summary."
+        )
     client = client_profile(settings, case)
     sender = session.get(Organization, referral.from_organization_id)
     assert sender is not None
@@ -175,7 +190,7 @@ def client_summary(
         offer_id=referral.offer_id,
         service_type=referral.service_type,
         risk_level=referral.risk_level,
-        age_band=age_band(client, utcnow().date()),
+        age_band=age_band(client, now.date()),
         gender=client["gender"],
         needs=list(client.get("needs") or []),
         languages=list(client.get("languages") or []),

@@ -28,8 +28,13 @@ from .cases import client_profile
 from .deadlines import Settings
 from .visibility import readable_case
 
-# The audited accesses to the profile: reads, refused reads and earlier exports.
-PROFILE_ACCESSES = ("case.read_client", "case.read_client_denied", "case.subject_export")
+# The audited accesses to the profile: reads, refused reads, summary reads and exports.
+PROFILE_ACCESSES = (
+    "case.read_client",
+    "case.read_client_denied",
+    "case.read_summary",
+    "case.subject_export",
+)
 
 
 @dataclass(frozen=True)
