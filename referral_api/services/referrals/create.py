@@ -20,7 +20,7 @@ from .cases import client_profile, sealed_profile
 from .deadlines import Settings, due_times
 from .history import record_event
 from .record import ReferralRecord
-from .rules import WRITERS
+from .rules import SERVING, WRITERS
 from .statements import INSERT_CASE, INSERT_REFERRAL, RECORD_REGIONS, TARGET_ORGANIZATION
 from .visibility import profile_case
 
@@ -263,7 +263,7 @@ def _may_transfer(session: Session, actor: Actor, case: Case) -> bool:
     serving = select(Referral.id).where(
         Referral.case_id == case.id,
         Referral.to_organization_id == actor.organization_id,
-        Referral.status.in_(("accepted", "in-progress", "on-hold")),
+        Referral.status.in_(SERVING),
     )
     return session.scalar(serving.limit(1)) is not None
 

@@ -16,6 +16,10 @@ TERMINAL = frozenset({"rejected", "completed", "failed", "cancelled", "entered-i
 # A referral ended with its service given (or tried): its receiver keeps the client profile
 # for the closed-access window; every other end cuts access at once.
 ENDED_WITH_SERVICE = frozenset({"completed", "failed"})
+# A receiver serving the client now (it may transfer the case), and one that has taken
+# the client on at some point (an offer's winner).
+SERVING = frozenset({"accepted", "in-progress", "on-hold"})
+TAKEN_ON = SERVING | ENDED_WITH_SERVICE
 _ANY_ACTIVE = frozenset({"cancelled", "entered-in-error"})
 NEXT: dict[str, frozenset[str]] = {
     "requested": frozenset({"received", "accepted", "rejected"}) | _ANY_ACTIVE,

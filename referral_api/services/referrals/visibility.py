@@ -15,7 +15,7 @@ from ...vocabularies import NATIONAL
 from .. import regions
 from ..actors import Actor
 from .record import ReferralRecord
-from .rules import ENDED_WITH_SERVICE, TERMINAL
+from .rules import ENDED_WITH_SERVICE, TAKEN_ON, TERMINAL
 from .statements import SELECT_REFERRAL
 
 
@@ -72,10 +72,6 @@ def readable_case(session: Session, *, actor: Actor, case_id: uuid.UUID) -> Case
     if not session.scalar(select(visible).select_from(Case).where(Case.id == case_id)):
         raise NotFound(f"Case {case_id} does not exist.")
     return case
-
-
-# The statuses of a referral whose receiver has taken the client on.
-TAKEN_ON = ("accepted", "in-progress", "on-hold", "completed", "failed")
 
 
 def profile_access_clause(
