@@ -8,11 +8,12 @@ import time
 import uuid
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from referral_api import migrate
 from referral_api.db import make_engine
-from referral_api.services import events, seeding
+from referral_api.services import audit, events, seeding
 from referral_api.services.actors import Actor
 
 from .conftest import requires_postgres
@@ -101,3 +102,81 @@ def test_a_reader_paging_during_concurrent_writers_misses_and_repeats_nothing(en
     positions = [int(i.cursor) for i in seen]
     assert positions == sorted(positions)
     assert positions == list(range(positions[0], positions[0] + len(positions)))  # dense
+
+
+# A test-only deferred trigger on audit_queue, named to fire before `audit_queue_append`:
+# in a transaction that set `test.pause`, it waits on an advisory lock the test holds.
+PAUSE_AT_COMMIT = """
+CREATE FUNCTION test_pause() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF current_setting('test.pause', true) = 'on' THEN
+    PERFORM pg_advisory_xact_lock(4242);
+  END IF;
+  RETURN NULL;
+END $$;
+CREATE CONSTRAINT TRIGGER audit_queue_a_pause AFTER INSERT ON audit_queue
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION test_pause();
+"""
+WAITING = text(
+    "SELECT count(*) FROM pg_stat_activity"
+    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+)
+
+
+def test_emitting_before_or_after_auditing_cannot_deadlock_two_commits(engine) -> None:
+    """A webhook test ping emits its event and then audits; a transition audits and then
+    emits. At COMMIT each takes what orders commits. Were that two rows (an audit head and
+    an event head), each taken when its first row is reached, these two commits would
+    take them in opposite orders: the first is held at COMMIT between its event and its
+    audit event while the second commits, and the two would deadlock."""
+    with engine.begin() as conn:
+        conn.exec_driver_sql(PAUSE_AT_COMMIT)
+    holder = engine.connect()
+    holder.execute(text("SELECT pg_advisory_lock(4242)"))
+    errors: list[BaseException] = []
+
+    def commit(label: str, *, emit_first: bool, pause: bool) -> None:
+        def emit(session: Session) -> None:
+            _emit(session, label)
+
+        def audit_it(session: Session) -> None:
+            audit.record(session, actor=ADMIN, action="test", entity_type="test", entity_id=None)
+
+        try:
+            with Session(engine) as session, session.begin():
+                if pause:
+                    session.execute(text("SET LOCAL test.pause = 'on'"))
+                for step in (emit, audit_it) if emit_first else (audit_it, emit):
+                    step(session)
+        except BaseException as error:
+            errors.append(error)
+
+    def wait_for(waiters: int) -> None:
+        deadline = time.monotonic() + 10
+        while True:
+            with engine.connect() as conn:  # pg_stat_activity is a snapshot per transaction
+                if conn.scalar(WAITING) >= waiters:
+                    return
+            assert errors == []
+            assert time.monotonic() < deadline, f"fewer than {waiters} commits are waiting"
+            time.sleep(0.01)
+
+    ping = threading.Thread(
+        target=commit, args=("ping",), kwargs={"emit_first": True, "pause": True}
+    )
+    ping.start()
+    wait_for(1)  # the ping is held at COMMIT, its event positioned, its audit event not
+    transition = threading.Thread(
+        target=commit, args=("transition",), kwargs={"emit_first": False, "pause": False}
+    )
+    transition.start()
+    wait_for(2)  # the transition waits for what the ping holds
+    holder.execute(text("SELECT pg_advisory_unlock(4242)"))
+    ping.join(20)
+    transition.join(20)
+    holder.close()
+    assert errors == []
+    labels = [i.data["label"] for i in _read(engine, "0").items]
+    assert labels == ["ping", "transition"]  # in commit order
+    with Session(engine) as session:
+        assert audit.verify(session).ok

@@ -2,7 +2,7 @@
 
 from .audit import GENESIS_HASH, AuditEvent, AuditHead, AuditQueue
 from .base import Base
-from .events import Event, EventHead, OverdueNotice
+from .events import Event, OverdueNotice
 from .organization import (
     Location,
     Organization,
@@ -34,7 +34,6 @@ __all__ = [
     "Case",
     "ConsentWithdrawal",
     "Event",
-    "EventHead",
     "IdempotencyKey",
     "Location",
     "Organization",

@@ -115,7 +115,11 @@ class AuditEvent(Base):
 
 
 class AuditHead(Base):
-    """The single row that serializes appends: the last seq and hash of the chain."""
+    """The single row whose lock orders commits: the last seq and hash of the audit
+    chain, and the last position handed to a partner event (`Event.position`).
+
+    One row, so a committing writer takes one lock whatever it wrote first (two heads
+    locked in either order could deadlock; migration 20261129_0014)."""
 
     __tablename__ = "audit_head"
     __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
@@ -123,6 +127,7 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     last_seq: Mapped[int] = mapped_column(BigInteger)
     last_hash: Mapped[str] = mapped_column(String(64))
+    last_event_position: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
 
 class AuditQueue(Base):

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Uuid
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, JSONType, UTCDateTime, new_id, utcnow
@@ -18,7 +18,7 @@ class Event(Base):
     """One committed change a partner may care about, written in the change's transaction.
 
     `position` is the feed's cursor. It is NULL until the writing transaction commits:
-    a database trigger takes it from `event_head` (on PostgreSQL deferred to COMMIT, under
+    a database trigger takes it from `audit_head` (on PostgreSQL deferred to COMMIT, under
     the head's row lock), so positions increase in commit order and a reader who has seen
     position n has already been able to see every smaller one. Readers skip NULLs.
 
@@ -50,16 +50,6 @@ class Event(Base):
     subscription_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("webhook_subscriptions.id")
     )
-
-
-class EventHead(Base):
-    """The single row whose lock orders events: the last position handed out."""
-
-    __tablename__ = "event_head"
-    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    last_position: Mapped[int] = mapped_column(BigInteger)
 
 
 class OverdueNotice(Base):

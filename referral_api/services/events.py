@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..errors import Forbidden, ValidationFailed
-from ..models import Event, EventHead, Location, OverdueNotice, Referral
+from ..models import AuditHead, Event, Location, OverdueNotice, Referral
 from ..models.base import utcnow
 from ..models.organization import capacity_of
 from . import regions
@@ -309,7 +309,7 @@ def parse_cursor(raw: str | None) -> int:
     return int(raw)
 
 
-_HEAD = select(EventHead.last_position).where(EventHead.id == 1)
+_HEAD = select(AuditHead.last_event_position).where(AuditHead.id == 1)
 _MAX_POSITION = select(func.max(Event.position))
 
 
