@@ -20,12 +20,13 @@ those it raises. A rectangle protects when that width is at least min_cell.
 For each suppressed cell without such a rectangle (smallest count first), the cheapest
 protecting rectangle through it is suppressed: fewest column totals and grand total
 newly hidden, then fewest row totals, then fewest new cells, then the least count newly
-hidden, then the first in row and column order. One always exists: the cell with its row
-total, its column total and the grand total -- t raises all four, so nothing bounds it
-above. The search looks first among rectangles that reuse hidden cells (another row that
-hides a cell in the same column, another column that hides a cell in the same row), and
-widens only when none of those protects without hiding a margin; it weighs each set of
-rectangles at once (numpy).
+hidden, then the most corners not yet protected (so that one search protects up to four
+cells and fewer searches are needed), then the first in row and column order. One always
+exists: the cell with its row total, its column total and the grand total -- t raises all
+four, so nothing bounds it above. The search looks first among rectangles that reuse
+hidden cells (another row that hides a cell in the same column, another column that
+hides a cell in the same row), and widens only when none of those protects without
+hiding a margin; it weighs each set of rectangles at once (numpy).
 
 This is the hypercube method of tau-Argus restricted to two dimensions; it may hide more
 than an optimal (linear-programming) pattern would, never less than the rule requires.
@@ -109,7 +110,7 @@ def suppress(cells: list[list[int]], *, min_cell: int, forced: Iterable[Cell] = 
     search = _Search(table, min_cell)
     for i, j in sorted(zip(*np.nonzero(hidden), strict=True), key=lambda c: (table[c], c)):
         if not protected[i, j]:
-            for corner in search.cheapest(int(i), int(j), hidden):
+            for corner in search.cheapest(int(i), int(j), hidden, protected):
                 hidden[corner] = protected[corner] = True
     return Suppression(
         rows, columns, frozenset((int(i), int(j)) for i, j in zip(*np.nonzero(hidden), strict=True))
@@ -126,12 +127,16 @@ class _Search:
         self.margin = np.zeros(table.shape, dtype=bool)  # a row or column total
         self.margin[self.last_row, : self.last_column] = True
         self.margin[: self.last_row, self.last_column] = True
-        # Counts newly hidden never exceed three grand totals: the cost's last digit.
-        self.base = 3 * int(table[self.last_row, self.last_column]) + 1
+        # A cost is a number whose digits are, from the least: the corners already
+        # protected (0..3), the count newly hidden (never over three grand totals), the
+        # cells newly hidden, the row totals and the column totals newly hidden (0..3).
+        self.base = 4 * (3 * int(table[self.last_row, self.last_column]) + 1)
         # Any cost from here up hides a margin.
         self.margin_cost = 4 * self.base
 
-    def cheapest(self, i: int, j: int, hidden: NDArray[np.bool_]) -> list[tuple[int, int]]:
+    def cheapest(
+        self, i: int, j: int, hidden: NDArray[np.bool_], protected: NDArray[np.bool_]
+    ) -> list[tuple[int, int]]:
         """First among the rectangles whose other row hides a cell in column j and whose
         other column hides a cell in row i; then any column; then any row. The first of
         these that finds a rectangle hiding no margin has the answer."""
@@ -139,7 +144,7 @@ class _Search:
         near_rows, near_columns = np.flatnonzero(hidden[:, j]), np.flatnonzero(hidden[i, :])
         found = None
         for ks, ms in ((near_rows, near_columns), (near_rows, columns), (rows, columns)):
-            best = self._best(i, j, hidden, ks, ms)
+            best = self._best(i, j, hidden, protected, ks, ms)
             if best is not None and (found is None or best < found):
                 found = best
             if found is not None and found[0] < self.margin_cost:
@@ -153,6 +158,7 @@ class _Search:
         i: int,
         j: int,
         hidden: NDArray[np.bool_],
+        protected: NDArray[np.bool_],
         ks: NDArray[np.intp],
         ms: NDArray[np.intp],
     ) -> tuple[int, tuple[int, int]] | None:
@@ -188,7 +194,12 @@ class _Search:
         )
         count_new = new_d + new_b + new_c
         hidden_count = d * new_d + b * new_b + c * new_c
-        cost = ((tops * 4 + row_totals) * 4 + count_new) * self.base + hidden_count
+        already = (
+            protected[cross].astype(np.int64)
+            + protected[i, ms][None, :]
+            + protected[ks, j][:, None]
+        )
+        cost = ((tops * 4 + row_totals) * 4 + count_new) * self.base + hidden_count * 4 + already
         cost[~valid] = np.iinfo(np.int64).max
         at = int(np.argmin(cost))
         if not valid.flat[at]:
