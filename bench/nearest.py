@@ -12,6 +12,9 @@ seconds per query at 100k) and, with --postgis-url, (c) as raw PostGIS KNN on th
 points (those the caller sees, with their type masks) in a database of its own on that
 server: `ORDER BY geog <-> point LIMIT k` on a GiST index, exact ST_Distance in the
 answer, through psycopg with no web stack (the baseline DESIGN.md "Performance" names).
+Two more timings split the API's time: the stack's floor (`GET /api/v1/me`, authenticated
+and searching nothing, through the same test client) and the search service alone
+(`search.nearest` called in-process as the resource calls it, without HTTP or JSON).
 
     python bench/nearest.py --sizes 10000,100000,1000000 --queries 500 \
         --postgis-url postgresql://postgres@127.0.0.1:5432/postgres \
@@ -53,7 +56,7 @@ from referral_api.models import (
     service_locations,
 )
 from referral_api.models.base import utcnow
-from referral_api.services import principals, search_index, seeding
+from referral_api.services import principals, search, search_index, seeding
 from referral_api.services.actors import Actor
 from referral_api.vocabularies import SERVICE_TYPE_CODES
 
@@ -203,6 +206,52 @@ def run_api(url: str, queries: list[dict], token: str) -> tuple[list[float], lis
     return times, answers
 
 
+def run_floor(url: str, queries: list[dict], token: str) -> list[float]:
+    """The stack's floor: `GET /api/v1/me` (authenticated, nothing searched) through the
+    same Flask test client, once per query."""
+    app = create_app(Config(database_url=url, secret_key=DEMO_SECRET_KEY, log_level="WARNING"))
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    for _ in queries[:20]:
+        client.get("/api/v1/me", headers=headers)
+    times = []
+    for _ in queries:
+        started = time.perf_counter()
+        response = client.get("/api/v1/me", headers=headers)
+        times.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200
+    return times
+
+
+def run_service(url: str, queries: list[dict], org_id: Any) -> list[float]:
+    """`search.nearest` called in-process, as the resource calls it, without HTTP,
+    authentication or serialization: the search's own share of the API's time."""
+    engine = make_engine(url)
+    actor = Actor(principal_id=None, organization_id=org_id, role="caseworker")
+    now = utcnow()
+    times = []
+    with Session(engine) as session:
+        for n, query in enumerate([*queries[:20], *queries]):  # the first 20 warm up
+            started = time.perf_counter()
+            search.nearest(
+                session,
+                actor=actor,
+                origin=search.Origin(query["lat"], query["lng"], "point"),
+                filters=search.Filters(service_types=[query["service_type"]])
+                if "service_type" in query
+                else search.Filters(),
+                limit=query["limit"],
+                radius_km=None,
+                at=now,
+                stale_before=now,
+            )
+            if n >= 20:
+                times.append((time.perf_counter() - started) * 1000)
+            session.rollback()
+    engine.dispose()
+    return times
+
+
 def run_naive(url: str, queries: list[dict], org_id: Any) -> tuple[list[float], list[list]]:
     """Fetch every matching service-at-location and compute geopy geodesic to each."""
     engine = make_engine(url)
@@ -337,6 +386,8 @@ def main(argv: list[str] | None = None) -> int:
             queries = make_queries(centroids, args.queries, rng)
             token, org_id = caseworker(url)
             api_ms, api_answers = run_api(url, queries, token)
+            floor_ms = run_floor(url, queries, token)
+            service_ms = run_service(url, queries, org_id)
             naive_ms, naive_answers = run_naive(url, queries[:NAIVE_QUERIES], org_id)
             if args.postgis_url:
                 points = visible_points(url, org_id)
@@ -354,6 +405,9 @@ def main(argv: list[str] | None = None) -> int:
             "p50_ms": round(p50, 2),
             "p95_ms": round(percentile(api_ms, 95), 2),
             "p99_ms": round(percentile(api_ms, 99), 2),
+            "floor_p95_ms": round(percentile(floor_ms, 95), 2),
+            "service_p50_ms": round(statistics.median(service_ms), 2),
+            "service_p95_ms": round(percentile(service_ms, 95), 2),
             "naive_queries": len(naive_ms),
             "naive_p50_ms": round(naive_p50, 1),
             "naive_p95_ms": round(percentile(naive_ms, 95), 1),
@@ -367,13 +421,15 @@ def main(argv: list[str] | None = None) -> int:
                 postgis_p50_ms=round(statistics.median(postgis_ms), 2),
                 postgis_p95_ms=round(postgis_p95, 2),
                 p95_vs_postgis=round(result["p95_ms"] / postgis_p95, 2),
+                service_p95_vs_postgis=round(result["service_p95_ms"] / postgis_p95, 2),
                 postgis_load_s=round(postgis_load_s, 1),
             )
         results.append(result)
         print(json.dumps(result), flush=True)
     for before, after in itertools.pairwise(results):
-        growth = after["p95_ms"] / before["p95_ms"]
-        print(f"p95 growth {before['size']} -> {after['size']}: {growth:.2f}x")
+        for name in ("p95_ms", "service_p95_ms"):
+            growth = after[name] / before[name]
+            print(f"{name} growth {before['size']} -> {after['size']}: {growth:.2f}x")
     report = {
         "benchmark": "nearest",
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
