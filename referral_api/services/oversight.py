@@ -88,30 +88,42 @@ class Report:
     min_cell: int | None
 
 
-def _summarize(rows: list[Any]) -> dict[str, Any]:
-    """One pass over (status, reason, overdue, created, acknowledged, decided, started,
-    completed) tuples."""
+Fact = tuple[str, str | None, bool, float | None, float | None, float | None, float | None]
+
+
+def _fact(status: str, reason: str | None, overdue: bool, created: Any, *moments: Any) -> Fact:
+    """A referral as the report counts it: status, reason, overdue and the seconds from
+    creation to each milestone of DURATIONS (None if not reached). Worked out once per
+    referral, for its group and again for the totals."""
+    ack, decided, started, completed = (
+        None if moment is None else (moment - created).total_seconds() for moment in moments
+    )
+    return status, reason, overdue, ack, decided, started, completed
+
+
+def _summarize(facts: list[Fact]) -> dict[str, Any]:
+    """One pass over the facts of a group."""
     counts: Counter[str] = Counter()
     reasons: Counter[str | None] = Counter()
     durations: list[list[float]] = [[] for _ in DURATIONS]
     accepted = overdue = entered_in_error = 0
-    for status, reason, is_overdue, created, *moments in rows:
+    for status, reason, is_overdue, *elapsed in facts:
         if status == "entered-in-error":
             entered_in_error += 1
             continue
         counts[status] += 1
         if status == "rejected":
             reasons[reason] += 1
-        elif moments[1] is not None:  # decided, and not rejected: accepted
+        elif elapsed[1] is not None:  # decided, and not rejected: accepted
             accepted += 1
         if is_overdue:
             overdue += 1
-        for seconds, moment in zip(durations, moments, strict=True):
-            if moment is not None:
-                seconds.append((moment - created).total_seconds())
+        for values, value in zip(durations, elapsed, strict=True):
+            if value is not None:
+                values.append(value)
     rejected = counts["rejected"]
     figures: dict[str, Any] = {
-        "total": len(rows) - entered_in_error,
+        "total": len(facts) - entered_in_error,
         "entered_in_error": entered_in_error,
         "counts": {status: counts[status] for status in REFERRAL_STATUSES[:-1]},
         "accepted": accepted,  # behind acceptance_rate; not published itself
@@ -192,13 +204,14 @@ def referral_report(
         stmt = stmt.where(Referral.created_at >= date_from)
     if date_to is not None:
         stmt = stmt.where(Referral.created_at < date_to)
-    groups: dict[str | None, list[Any]] = defaultdict(list)
-    everything: list[Any] = []
-    for key, *figures in session.connection().execute(stmt).all():
+    groups: dict[str | None, list[Fact]] = defaultdict(list)
+    everything: list[Fact] = []
+    for key, *row in session.connection().execute(stmt).all():
         if group_by == "month":
-            key = figures[3].strftime("%Y-%m")  # created_at
-        groups[None if key is None else str(key)].append(figures)
-        everything.append(figures)
+            key = row[3].strftime("%Y-%m")  # created_at
+        fact = _fact(*row)
+        groups[None if key is None else str(key)].append(fact)
+        everything.append(fact)
     labels = _labels(session, group_by, groups.keys())
     ordered = sorted(groups.items(), key=lambda kv: (kv[0] is None, kv[0] or ""))
     rows = [ReportRow(key, labels.get(key, key), _summarize(members)) for key, members in ordered]
