@@ -33,7 +33,7 @@ from typing import Any
 
 import referrals as referral_bench  # bench/ is the script's directory
 from common import fresh_database
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from referral_api import create_app
@@ -79,9 +79,27 @@ def drive(client: Any, pair: dict[str, Any], count: int) -> None:
             assert moved.status_code == 200, moved.get_data()
 
 
-def cpu_seconds(url: str) -> tuple[float, float]:
-    """This process's CPU time, and that of the database backends connected to it."""
-    return time.process_time(), referral_bench.database_cpu_seconds(url) or 0.0
+def backends(url: str) -> list[int]:
+    """The PostgreSQL backends serving the app (its pool's connections, open since the
+    warm-up); none on SQLite."""
+    if not url.startswith("postgresql"):
+        return []
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        pids = conn.scalars(
+            text(
+                "SELECT pid FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ).all()
+    engine.dispose()
+    return list(pids)
+
+
+def now(pids: list[int]) -> tuple[float, float, float]:
+    """This process's CPU time, the backends' CPU time, and the wall clock."""
+    database = sum(referral_bench.tree_cpu_seconds(pid) for pid in pids)
+    return time.process_time(), database, time.perf_counter()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         app = create_app(Config(database_url=url, secret_key=DEMO_SECRET_KEY, log_level="WARNING"))
         client = app.test_client()
         drive(client, pair, 20)  # warm-up: connections, caches, prepared statements
+        pids = backends(url)
         order = [v for _ in range(args.referrals // args.block) for v in VARIANTS]
         # Alternate, but let neither variant always go first in a pair.
         rng = random.Random(20261129)
@@ -108,16 +127,16 @@ def main(argv: list[str] | None = None) -> int:
                 order[n], order[n + 1] = order[n + 1], order[n]
         for variant in order:
             events.emit = shipped if variant == "outbox" else _no_event  # type: ignore[assignment]
-            (app_cpu, db_cpu), wall = cpu_seconds(url), time.perf_counter()
+            app_cpu, db_cpu, wall = now(pids)
             drive(client, pair, args.block)
-            app_after, db_after = cpu_seconds(url)
+            app_after, db_after, wall_after = now(pids)
             per_referral = 1000 / args.block
             blocks[variant].append(
                 {
                     "cpu_ms_per_referral": (app_after + db_after - app_cpu - db_cpu) * per_referral,
                     "app_cpu_ms_per_referral": (app_after - app_cpu) * per_referral,
                     "database_cpu_ms_per_referral": (db_after - db_cpu) * per_referral,
-                    "wall_ms_per_referral": (time.perf_counter() - wall) * per_referral,
+                    "wall_ms_per_referral": (wall_after - wall) * per_referral,
                 }
             )
         engine = make_engine(url)

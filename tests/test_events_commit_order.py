@@ -162,19 +162,26 @@ def test_emitting_before_or_after_auditing_cannot_deadlock_two_commits(engine) -
             time.sleep(0.01)
 
     ping = threading.Thread(
-        target=commit, args=("ping",), kwargs={"emit_first": True, "pause": True}
+        target=commit, args=("ping",), kwargs={"emit_first": True, "pause": True}, daemon=True
     )
-    ping.start()
-    wait_for(1)  # the ping is held at COMMIT, its event positioned, its audit event not
     transition = threading.Thread(
-        target=commit, args=("transition",), kwargs={"emit_first": False, "pause": False}
+        target=commit,
+        args=("transition",),
+        kwargs={"emit_first": False, "pause": False},
+        daemon=True,
     )
-    transition.start()
-    wait_for(2)  # the transition waits for what the ping holds
-    holder.execute(text("SELECT pg_advisory_unlock(4242)"))
-    ping.join(20)
-    transition.join(20)
-    holder.close()
+    try:
+        ping.start()
+        wait_for(1)  # the ping is held at COMMIT, its event positioned, its audit event not
+        transition.start()
+        wait_for(2)  # the transition waits for what the ping holds
+    finally:
+        holder.execute(text("SELECT pg_advisory_unlock(4242)"))
+        holder.close()
+        for thread in (ping, transition):
+            if thread.is_alive():
+                thread.join(20)
+    assert not ping.is_alive() and not transition.is_alive()
     assert errors == []
     labels = [i.data["label"] for i in _read(engine, "0").items]
     assert labels == ["ping", "transition"]  # in commit order

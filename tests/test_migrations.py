@@ -1,10 +1,17 @@
+import threading
+import time
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select, text
+from sqlalchemy.orm import Session
 
 from referral_api import migrate
 from referral_api.db import make_engine
-from referral_api.models import Base
+from referral_api.models import Base, Event
+from referral_api.services import events
+
+from .conftest import requires_postgres
 
 
 def test_upgrade_matches_models_and_downgrade_empties(fresh_databases) -> None:
@@ -32,3 +39,39 @@ def test_revision_files_are_date_prefixed() -> None:
     files = sorted(p.name for p in (migrate.MIGRATIONS_DIR / "versions").glob("*.py"))
     assert files
     assert all(name[:8].isdigit() and name[8] == "_" for name in files), files
+
+
+@requires_postgres
+def test_one_head_migration_waits_for_a_commit_still_positioning_on_the_old_head(
+    fresh_databases,
+) -> None:
+    """20261129_0014 copies `event_head` onto `audit_head`. A commit still running the old
+    trigger must not move `event_head` after the copy, or the next event would be given a
+    position already taken (and every later one too)."""
+    url = fresh_databases.new()
+    migrate.upgrade(url, "20261129_0012")
+    engine = make_engine(url)
+
+    def emit(session: Session, label: str) -> None:
+        events.emit(session, type="organization.updated", data={"l": label}, audience="directory")
+
+    with Session(engine) as session, session.begin():
+        emit(session, "before")
+    writer = Session(engine)
+    writer.begin()
+    writer.execute(text("SET CONSTRAINTS events_assign_position IMMEDIATE"))
+    emit(writer, "positioned, not yet committed")  # holds event_head at position 2
+    writer.flush()
+    upgrading = threading.Thread(target=migrate.upgrade, args=(url,))
+    upgrading.start()
+    time.sleep(1)  # the migration reaches event_head (and waits, since it is held)
+    writer.commit()
+    writer.close()
+    upgrading.join(30)
+    assert not upgrading.is_alive()
+    with Session(engine) as session, session.begin():
+        emit(session, "after")
+    with Session(engine) as session:
+        positions = session.scalars(select(Event.position).order_by(Event.position)).all()
+    assert positions == [1, 2, 3]
+    engine.dispose()

@@ -8,6 +8,8 @@ first (every referral transition), and two such commits could deadlock. With one
 there is one lock: a committing writer takes it once, whatever it wrote first, and
 positions still follow commit order (the lock is held until the transaction ends).
 
+On SQLite the downgrade needs ALTER TABLE DROP COLUMN (SQLite 3.35 or later).
+
 Revision ID: 20261129_0014
 Revises: 20261129_0012
 Create Date: 2026-11-29
@@ -63,7 +65,16 @@ def _move_to(head: str, column: str) -> None:
         op.execute(sqlite)
 
 
+def _hold(head: str) -> None:
+    """On PostgreSQL, keep commits still running the old trigger from moving `head` after
+    this migration has copied it (they wait, and fail once it is gone: a retry succeeds).
+    SQLite's writers already wait for the migration's transaction."""
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"LOCK TABLE {head} IN EXCLUSIVE MODE")
+
+
 def upgrade() -> None:
+    _hold("event_head")
     # Plain ALTER TABLE, also on SQLite: a batch copy of audit_head would break the
     # triggers that name it.
     op.add_column(
@@ -71,14 +82,16 @@ def upgrade() -> None:
         sa.Column("last_event_position", sa.BigInteger(), nullable=False, server_default="0"),
     )
     op.execute(
-        "UPDATE audit_head SET last_event_position ="
-        " (SELECT last_position FROM event_head WHERE id = 1)"
+        "UPDATE audit_head SET last_event_position = (SELECT max(n) FROM ("
+        " SELECT last_position AS n FROM event_head WHERE id = 1"
+        " UNION ALL SELECT coalesce(max(position), 0) FROM events) AS heads)"
     )
     _move_to("audit_head", "last_event_position")
     op.drop_table("event_head")
 
 
 def downgrade() -> None:
+    _hold("audit_head")
     head = op.create_table(
         "event_head",
         sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
