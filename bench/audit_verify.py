@@ -18,9 +18,8 @@ import sys
 import time
 import uuid
 from datetime import timedelta
-from pathlib import Path
 
-from common import fresh_database  # bench/ is the script's directory
+from common import fresh_database, write_json  # bench/ is the script's directory
 from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
@@ -107,9 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
     }
     print(json.dumps(result, indent=2))
-    if args.json_path:
-        Path(args.json_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json_path).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    write_json(args.json_path, result)
     return 0 if verdict.ok and held.ok and verdict.checked == args.events else 1
 
 

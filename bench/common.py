@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import make_url, text
 
@@ -66,3 +68,10 @@ def wait_until_ready(
             time.sleep(0.2)
     server.kill()
     raise RuntimeError(f"{name} did not become ready")
+
+
+def write_json(path: str | None, report: dict[str, Any]) -> None:
+    """Write a benchmark's results where --json asked (nothing without it)."""
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

@@ -35,10 +35,9 @@ import statistics
 import sys
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
-from common import fresh_database, percentile  # bench/ is the script's directory
+from common import fresh_database, percentile, write_json  # bench/ is the script's directory
 from geopy.distance import geodesic
 from sqlalchemy import insert, make_url, select, text
 from sqlalchemy.orm import Session
@@ -440,9 +439,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "results": results,
     }
-    if args.json_path:
-        Path(args.json_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json_path).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    write_json(args.json_path, report)
     return 0 if all(r["naive_results_agree"] for r in results) else 1
 
 

@@ -28,12 +28,11 @@ import statistics
 import sys
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import referrals as referral_bench  # bench/ is the script's directory
-from common import fresh_database
-from sqlalchemy import func, select, text
+from common import fresh_database, write_json
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from referral_api import create_app
@@ -79,23 +78,6 @@ def drive(client: Any, pair: dict[str, Any], count: int) -> None:
             assert moved.status_code == 200, moved.get_data()
 
 
-def backends(url: str) -> list[int]:
-    """The PostgreSQL backends serving the app (its pool's connections, open since the
-    warm-up); none on SQLite."""
-    if not url.startswith("postgresql"):
-        return []
-    engine = make_engine(url)
-    with engine.connect() as conn:
-        pids = conn.scalars(
-            text(
-                "SELECT pid FROM pg_stat_activity"
-                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
-        ).all()
-    engine.dispose()
-    return list(pids)
-
-
 def now(pids: list[int]) -> tuple[float, float, float]:
     """This process's CPU time, the backends' CPU time, and the wall clock."""
     database = sum(referral_bench.tree_cpu_seconds(pid) for pid in pids)
@@ -118,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         app = create_app(Config(database_url=url, secret_key=DEMO_SECRET_KEY, log_level="WARNING"))
         client = app.test_client()
         drive(client, pair, 20)  # warm-up: connections, caches, prepared statements
-        pids = backends(url)
+        pids = referral_bench.database_backends(url)  # the app's pool, open since the warm-up
         order = [v for _ in range(args.referrals // args.block) for v in VARIANTS]
         # Alternate, but let neither variant always go first in a pair.
         rng = random.Random(20261129)
@@ -172,9 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
     }
     print(json.dumps({k: v for k, v in report.items() if k != "blocks"}, indent=2))
-    if args.json_path:
-        Path(args.json_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json_path).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    write_json(args.json_path, report)
     return 0
 
 

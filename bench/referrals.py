@@ -28,7 +28,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from common import fresh_database, percentile, wait_until_ready  # bench/: script dir
+from common import fresh_database, percentile, wait_until_ready, write_json  # bench/: script dir
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
@@ -124,13 +124,11 @@ def start_worker(url: str, key: str, **env: str) -> subprocess.Popen[bytes]:
     )
 
 
-def database_cpu_seconds(url: str) -> float | None:
-    """CPU time of the PostgreSQL backends now connected to this database (a server on
-    this machine; None on SQLite, whose work is the server's own). Read before the
-    server stops, it is the database's share of the run: the pool's connections open
-    as the run starts and stay open."""
+def database_backends(url: str) -> list[int]:
+    """The PostgreSQL backends now connected to this database (a server on this machine);
+    none on SQLite, whose work is its process's own."""
     if not url.startswith("postgresql"):
-        return None
+        return []
     engine = make_engine(url)
     with engine.connect() as conn:
         pids = conn.scalars(
@@ -140,7 +138,16 @@ def database_cpu_seconds(url: str) -> float | None:
             )
         ).all()
     engine.dispose()
-    return sum(tree_cpu_seconds(pid) for pid in pids)
+    return list(pids)
+
+
+def database_cpu_seconds(url: str) -> float | None:
+    """CPU time of the PostgreSQL backends now connected to this database (None on
+    SQLite). Read before the server stops, it is the database's share of the run: the
+    pool's connections open as the run starts and stay open."""
+    if not url.startswith("postgresql"):
+        return None
+    return sum(tree_cpu_seconds(pid) for pid in database_backends(url))
 
 
 def tree_cpu_seconds(pid: int) -> float:
@@ -337,9 +344,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
     }
     print(json.dumps(result, indent=2))
-    if args.json_path:
-        Path(args.json_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json_path).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    write_json(args.json_path, result)
     lossless = events == completed * len(STEPS) and per_referral <= {len(STEPS)}
     return 0 if verdict.ok and lossless and not errors else 1
 

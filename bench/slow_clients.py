@@ -38,7 +38,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import fresh_database, percentile, wait_until_ready  # bench/: script dir
+from common import fresh_database, percentile, wait_until_ready, write_json  # bench/: script dir
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -353,9 +353,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
     }
     print(json.dumps(report, indent=2))
-    if args.json_path:
-        Path(args.json_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json_path).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    write_json(args.json_path, report)
     return 0
 
 

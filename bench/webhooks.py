@@ -31,11 +31,10 @@ import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import referrals as referral_bench  # bench/ is the script's directory
-from common import fresh_database, percentile
+from common import fresh_database, percentile, write_json
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from standardwebhooks import Webhook
@@ -276,9 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
     }
     print(json.dumps(result, indent=2))
-    if args.json_path:
-        Path(args.json_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json_path).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    write_json(args.json_path, result)
     ok = all(
         r["with_webhooks"]["lost"] == 0
         and r["with_webhooks"]["gap_free_and_in_number_order"]
