@@ -237,10 +237,10 @@ def run_service(url: str, queries: list[dict], actor: Actor) -> tuple[list[float
             result = search.nearest(
                 session,
                 actor=actor,
-                origin=search.Origin(query["lat"], query["lng"], "point"),
-                filters=search.Filters(service_types=[query["service_type"]])
-                if "service_type" in query
-                else search.Filters(),
+                origin=search.origin_from(session, lat=query["lat"], lng=query["lng"], region=None),
+                filters=search.Filters(
+                    service_types=[query["service_type"]] if "service_type" in query else []
+                ),
                 limit=query["limit"],
                 radius_km=None,
                 at=now,

@@ -32,7 +32,7 @@ from typing import Any
 
 import referrals as referral_bench  # bench/ is the script's directory
 from common import fresh_database, write_json
-from sqlalchemy import func, select
+from sqlalchemy import func, make_url, select
 from sqlalchemy.orm import Session
 
 from referral_api import create_app
@@ -55,18 +55,7 @@ def drive(client: Any, pair: dict[str, Any], count: int) -> None:
     for _ in range(count):
         created = client.post(
             "/api/v1/referrals",
-            json={
-                "case": {
-                    "reference": uuid.uuid4().hex[:12],
-                    "client": {"alias": "B", "age": 16, "gender": "female"},
-                },
-                "to_organization_id": pair["to"],
-                "service_type": "temporary_shelter",
-                "risk_level": "high",
-                "reason": "benchmark",
-                "worker_role": "broker",
-                "consent": referral_bench.CONSENT,
-            },
+            json=referral_bench.referral_body(uuid.uuid4().hex[:12], pair["to"]),
             headers={**send, "Idempotency-Key": str(uuid.uuid4())},
         )
         assert created.status_code == 201, created.get_data()
@@ -135,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     cpu, wall = median("cpu_ms_per_referral"), median("wall_ms_per_referral")
     report = {
         "benchmark": "outbox_cost",
-        "database": url.split(":", 1)[0].split("+")[0],
+        "database": make_url(url).get_backend_name(),
         "referrals_per_variant": len(blocks["outbox"]) * args.block,
         "block": args.block,
         # 4 per referral with the outbox, plus the warm-up's

@@ -48,6 +48,22 @@ CONSENT = {
 }
 
 
+def referral_body(reference: str, to_organization_id: str) -> dict[str, Any]:
+    """The benchmark's referral: a new case, a 16-year-old girl, high risk, a shelter."""
+    return {
+        "case": {
+            "reference": reference,
+            "client": {"alias": "B", "age": 16, "gender": "female"},
+        },
+        "to_organization_id": to_organization_id,
+        "service_type": "temporary_shelter",
+        "risk_level": "high",
+        "reason": "benchmark",
+        "worker_role": "broker",
+        "consent": CONSENT,
+    }
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -109,8 +125,9 @@ def start_server(url: str, port: int, workers: int, threads: int) -> subprocess.
 
 
 def start_worker(url: str, key: str, **env: str) -> subprocess.Popen[bytes]:
-    """`referral-api worker` on the database: it positions the outbox's events (and
-    delivers webhooks, where there are subscriptions)."""
+    """`referral-api worker` on the database, as in production: it emits overdue events,
+    expires offers and signs checkpoints on its schedule, and delivers webhooks where
+    there are subscriptions (events get their positions at COMMIT, not from it)."""
     return subprocess.Popen(
         [sys.executable, "-m", "referral_api.cli", "worker", "--poll", "0.05"],
         env={
@@ -203,23 +220,11 @@ class Client(threading.Thread):
         send = {"Authorization": f"Bearer {self.pair['sender']}"}
         receive = {"Authorization": f"Bearer {self.pair['receiver']}"}
         for n in range(self.count):
-            body = {
-                "case": {
-                    "reference": f"B-{n}",
-                    "client": {"alias": "B", "age": 16, "gender": "female"},
-                },
-                "to_organization_id": self.pair["to"],
-                "service_type": "temporary_shelter",
-                "risk_level": "high",
-                "reason": "benchmark",
-                "worker_role": "broker",
-                "consent": CONSENT,
-            }
             created = self.call(
                 conn,
                 "create",
                 "/api/v1/referrals",
-                body,
+                referral_body(f"B-{n}", self.pair["to"]),
                 {**send, "Idempotency-Key": str(uuid.uuid4())},
             )
             if created is None:
@@ -252,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--worker",
         action="store_true",
-        help="run `referral-api worker` alongside, as in production (it positions events)",
+        help="run `referral-api worker` alongside, as in production",
     )
     parser.add_argument("--json", dest="json_path")
     args = parser.parse_args(argv)
