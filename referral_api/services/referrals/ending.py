@@ -72,7 +72,9 @@ def withdraw_consent(
             )
         )
     session.flush()
-    cancelled = _cancel_open(session, actor, case, organization_ids, CONSENT_WITHDRAWN)
+    cancelled = _cancel(
+        session, actor, _open_referrals(session, case, organization_ids), CONSENT_WITHDRAWN
+    )
     audit.record(
         session,
         actor=actor,
@@ -108,7 +110,7 @@ def close_case(
             "cancel_open: true to cancel them.",
             extra={"open_referrals": [str(r) for r in open_ids]},
         )
-    cancelled = _cancel_open(session, actor, case, None, CASE_CLOSED)
+    cancelled = _cancel(session, actor, open_ids, CASE_CLOSED)
     now = utcnow()
     session.execute(
         update(Case)
@@ -166,16 +168,10 @@ def _open_referrals(
     return list(session.scalars(query.order_by(Referral.created_at, Referral.id)))
 
 
-def _cancel_open(
-    session: Session,
-    actor: Actor,
-    case: Case,
-    organization_ids: list[uuid.UUID] | None,
-    reason: str,
+def _cancel(
+    session: Session, actor: Actor, referral_ids: list[uuid.UUID], reason: str
 ) -> list[uuid.UUID]:
-    """Cancel the case's open referrals (to these organizations; None: all) as its owner."""
-    cancelled = []
-    for referral_id in _open_referrals(session, case, organization_ids):
+    """Cancel these open referrals of the case as its owner; return their ids."""
+    for referral_id in referral_ids:
         cancel_for_owner(session, actor=actor, referral_id=referral_id, reason=reason, note=None)
-        cancelled.append(referral_id)
-    return cancelled
+    return referral_ids
